@@ -1,0 +1,89 @@
+"""Bounded in-process concurrency for a Kafka consumer that still commits only durable work.
+
+FastStream hands the handler one message at a time; the handler submits the work here and
+returns, so one consumer can run several messages at once. Offsets are committed per
+partition up to the lowest message still in flight, so a crash redelivers exactly the
+unfinished work (at-least-once), never skips it.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+
+log = logging.getLogger(__name__)
+
+
+async def _nothing() -> None:
+    return None
+
+
+class ConcurrentCommitter:
+    """Runs up to `limit` jobs at once and commits each partition's finished prefix."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._slots = asyncio.Semaphore(limit)
+        self._pending: dict[TopicPartition, set[int]] = {}
+        self._finished: dict[TopicPartition, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def submit_message(self, msg: Any, job: Callable[[], Awaitable[None]] | None) -> None:
+        """Submit the work of a FastStream Kafka message; `None` only moves its offset on."""
+        raw = msg.raw_message
+        await self.submit(msg.consumer, raw.topic, raw.partition, raw.offset, job or _nothing)
+
+    async def submit(
+        self,
+        consumer: AIOKafkaConsumer,
+        topic: str,
+        partition: int,
+        offset: int,
+        job: Callable[[], Awaitable[None]],
+    ) -> None:
+        """Start `job` once a slot is free (this wait is the consumer's backpressure)."""
+        tp = TopicPartition(topic, partition)
+        self._pending.setdefault(tp, set()).add(offset)
+        if self._closing:
+            return  # left pending: never committed, redelivered after the restart
+        await self._slots.acquire()
+        task = asyncio.create_task(self._run(consumer, tp, offset, job))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(
+        self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int, job: Callable[[], Awaitable[None]]
+    ) -> None:
+        try:
+            await job()
+        except Exception:
+            # The job reports its own failures; anything escaping is a bug, and the message
+            # stays uncommitted so that it is redelivered.
+            log.exception("job failed without handling its error", extra={"offset": offset})
+            self._slots.release()
+            return
+        self._slots.release()
+        pending = self._pending[tp]
+        pending.discard(offset)
+        self._finished[tp] = max(self._finished.get(tp, -1), offset)
+        commit_to = min(pending) if pending else self._finished[tp] + 1
+        try:
+            await consumer.commit({tp: commit_to})
+        except (CommitFailedError, IllegalStateError, KafkaError) as exc:
+            # The partition moved to another member: it will redeliver what we did not commit,
+            # and our consumers are idempotent.
+            log.warning("offset commit skipped", extra={"partition": tp.partition, "error": str(exc)})
+
+    async def drain(self, timeout: float) -> None:
+        """Stop taking work and wait up to `timeout` for what is running."""
+        self._closing = True
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)

@@ -1,0 +1,233 @@
+"""`cube up`: the whole stack as separate OS processes, supervised in the foreground."""
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from pydantic import Field
+
+from cube_runtime import db, embedded, kafka
+from cube_runtime.settings import ConfigError, CubeSettings, load
+
+log = logging.getLogger("launcher")
+
+# Stop order: intake first, so nothing new arrives while the pipeline winds down.
+SERVICES = ("gateway", "planner", "month-worker", "validator", "progress")
+STOP_TIMEOUT = 6.0
+_PR_SET_PDEATHSIG = 1
+
+
+class LauncherSettings(CubeSettings):
+    """What `cube up` reads."""
+
+    cube_http_host: str = Field(default="127.0.0.1", description="Gateway address.")
+    cube_http_port: int = Field(default=8080, ge=1, le=65535, description="Gateway port.")
+    cube_workers: int = Field(default=2, ge=1, le=64, description="month-worker processes.")
+    cube_ready_timeout: float = Field(default=90.0, gt=0, description="Seconds to wait for /readyz.")
+
+
+def _die_with_parent() -> None:
+    # If the launcher is killed outright, its children must not outlive it.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class Service:
+    """One supervised service process."""
+
+    name: str
+    module: str
+    env: dict[str, str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    restarts: int = 0
+    next_start: float = 0.0
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def start(self) -> None:
+        out = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", self.module],
+            env={**self.env, **self.extra},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        out.close()
+        self.started_at = time.monotonic()
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+
+class Stack:
+    """Broker, database and services of one `cube up`."""
+
+    def __init__(self, settings: LauncherSettings, workers: int) -> None:
+        self.settings = settings
+        self.workers = workers
+        self.home = settings.cube_home.resolve()
+        self.logs = self.home / "logs"
+        self.infra: list[embedded.Child] = []
+        self.services: list[Service] = []
+        self.stopping = False
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.cube_http_host}:{self.settings.cube_http_port}"
+
+    def _check_port(self) -> None:
+        host, port = self.settings.cube_http_host, self.settings.cube_http_port
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, port))
+            except OSError as exc:
+                raise ConfigError(
+                    f"CUBE_HTTP_PORT: cannot listen on {host}:{port} ({exc.strerror})"
+                ) from None
+
+    def start(self) -> None:
+        self._check_port()
+        self.logs.mkdir(parents=True, exist_ok=True)
+        bootstrap = self.settings.kafka_bootstrap_servers
+        if not bootstrap:
+            child = embedded.start_broker(self.logs)
+            self.infra.append(child)
+            bootstrap = child.url
+            log.info("embedded broker (Tansu) listening on %s", bootstrap)
+        dsn = self.settings.database_url
+        if not dsn:
+            child = embedded.start_postgres(self.home / "pgdata", self.logs)
+            self.infra.append(child)
+            dsn = child.url
+            log.info("embedded PostgreSQL listening on %s", dsn)
+        asyncio.run(self._prepare(bootstrap, dsn))
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "DATABASE_URL": dsn,
+            "CUBE_HOME": str(self.home),
+        }
+        for name in SERVICES:
+            copies = self.workers if name == "month-worker" else 1
+            for i in range(copies):
+                label = f"{name}-{i + 1}" if copies > 1 else name
+                module = "cube_" + name.replace("-", "_")
+                svc = Service(label, module, env, self.logs / f"{label}.log", extra={"CUBE_WORKER_ID": label})
+                svc.start()
+                self.services.append(svc)
+                log.info("started %s (pid %s)", label, svc.pid)
+
+    async def _prepare(self, bootstrap: str, dsn: str) -> None:
+        applied = await db.migrate(dsn)
+        created = await kafka.ensure_topics(bootstrap)
+        log.info("database ready (%d migrations applied), %d topics created", len(applied), len(created))
+
+    def wait_ready(self, interrupted: Callable[[], bool]) -> bool:
+        """True once /readyz answers 200; False if interrupted first."""
+        deadline = time.monotonic() + self.settings.cube_ready_timeout
+        while time.monotonic() < deadline:
+            if interrupted():
+                return False
+            self.supervise_once()
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/readyz", timeout=1.0).status_code == 200:
+                    return True
+            time.sleep(0.1)
+        raise ConfigError(
+            f"CUBE_READY_TIMEOUT: the gateway was not ready within {self.settings.cube_ready_timeout:.0f} s;"
+            f" see {self.logs}"
+        )
+
+    def supervise_once(self) -> None:
+        """Restart any service that died, with exponential backoff."""
+        now = time.monotonic()
+        for svc in self.services:
+            if svc.proc is None or svc.proc.poll() is None or self.stopping:
+                continue
+            if svc.next_start == 0.0:
+                ran = now - svc.started_at
+                if ran > 30:
+                    svc.restarts = 0  # it had been healthy: start the backoff again from 1 s
+                delay = min(30.0, 0.5 * 2**svc.restarts)
+                svc.next_start = now + delay
+                log.warning(
+                    "%s (pid %s) exited with %s after %.1f s; restarting in %.1f s",
+                    svc.name,
+                    svc.pid,
+                    svc.proc.returncode,
+                    ran,
+                    delay,
+                )
+            elif now >= svc.next_start:
+                svc.restarts += 1
+                svc.next_start = 0.0
+                svc.start()
+                log.info("restarted %s (pid %s, restart %d)", svc.name, svc.pid, svc.restarts)
+
+    def stop(self) -> None:
+        """Stop services in order, then the database and the broker; kill what lingers."""
+        self.stopping = True
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for svc in self.services:
+            if svc.proc and svc.proc.poll() is None:
+                svc.proc.send_signal(signal.SIGTERM)
+            if svc.name == "gateway" and svc.proc:
+                # Intake stops first: the pipeline services stop once the gateway is gone.
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    svc.proc.wait(max(0.1, min(2.0, deadline - time.monotonic())))
+        for svc in self.services:
+            if svc.proc is None:
+                continue
+            try:
+                svc.proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop in time; killing it", svc.name)
+                svc.proc.kill()
+                svc.proc.wait(2)
+        for child in reversed(self.infra):
+            child.stop(timeout=2.5)
+        log.info("stopped")
+
+
+def up(workers: int | None = None) -> int:
+    """Run the stack in the foreground until SIGINT/SIGTERM."""
+    settings = load(LauncherSettings)
+    stack = Stack(settings, workers or settings.cube_workers)
+    stop_requested = False
+
+    def _request_stop(signum: int, _frame: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGTERM, _request_stop)
+    signal.signal(signal.SIGINT, _request_stop)
+    started = time.monotonic()
+    try:
+        stack.start()
+        if stack.wait_ready(lambda: stop_requested):
+            print(f"Telling Cube is ready at {stack.url}  ({time.monotonic() - started:.1f} s)", flush=True)
+            print(f"  logs: {stack.logs}    stop: Ctrl-C", flush=True)
+        while not stop_requested:
+            stack.supervise_once()
+            time.sleep(0.2)
+    finally:
+        stack.stop()
+    return 0

@@ -1,0 +1,82 @@
+"""The composition every pipeline service shares: settings, logs, broker, pool, topics, migrations."""
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+import asyncpg
+from faststream import FastStream
+from faststream.kafka import KafkaBroker
+
+from cube_runtime import db, kafka, logs
+from cube_runtime.settings import ConfigError, CubeSettings, load
+
+S = TypeVar("S", bound=CubeSettings)
+
+
+@dataclass
+class Runtime(Generic[S]):
+    """What a service's handlers need, filled in at start-up."""
+
+    service: str
+    settings: S
+    broker: KafkaBroker
+    log: logging.Logger
+    _pool: asyncpg.Pool | None = None
+    shutdown_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("database pool used before start-up")
+        return self._pool
+
+
+def build(service: str, settings_cls: type[S], *, pool_size: int = 10) -> tuple[FastStream, Runtime[S]]:
+    """A FastStream app for `service`, its broker and the runtime its handlers use."""
+    settings = load(settings_cls)
+    log = logs.setup(service, settings.cube_log_level)
+    bootstrap = settings.require_broker()
+    dsn = settings.require_database()
+    broker = kafka.make_broker(bootstrap, service)
+    app = FastStream(broker, logger=log)
+    rt: Runtime[S] = Runtime(service, settings, broker, log)
+
+    @app.on_startup
+    async def _start() -> None:
+        await db.migrate(dsn)
+        await kafka.ensure_topics(bootstrap)
+        rt._pool = await db.create_pool(dsn, max_size=pool_size)
+
+    @app.on_shutdown
+    async def _drain() -> None:
+        # Runs while the broker still runs, so in-flight work can publish its result.
+        for hook in rt.shutdown_hooks:
+            await hook()
+
+    @app.after_shutdown
+    async def _close() -> None:
+        if rt._pool is not None:
+            await rt._pool.close()
+
+    return app, rt
+
+
+def fail(service: str, message: str) -> None:
+    """Exit with a one-line error that names the bad setting."""
+    print(f"cube-{service}: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def run(service: str, factory: Callable[[], FastStream]) -> None:
+    """Entry point of `python -m cube_<service>`."""
+    try:
+        app = factory()
+        asyncio.run(app.run())
+    except ConfigError as exc:
+        fail(service, str(exc))
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,41 @@
+"""Composition root of a month-worker."""
+
+from cube_contracts import MONTH_REQUESTED, MonthRequested
+from cube_engine import SimulatedEngine
+from cube_runtime.concurrency import ConcurrentCommitter
+from cube_runtime.consume import parse_or_dead_letter, subscriber_options
+from cube_runtime.service import build
+from faststream import FastStream
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import TypeAdapter
+
+from cube_month_worker.rendering import render
+from cube_month_worker.settings import WorkerSettings
+from cube_month_worker.store import MasterDataCache
+
+_request = TypeAdapter(MonthRequested)
+
+
+def create_app() -> FastStream:
+    settings_cls = WorkerSettings
+    app, rt = build("month-worker", settings_cls, pool_size=20)
+    engine = SimulatedEngine(latency=rt.settings.cube_sim_latency)
+    cache = MasterDataCache()
+    # One consumer per process; months wait on the engine, so several run at once and the
+    # committer only commits a partition up to its oldest unfinished month.
+    committer = ConcurrentCommitter(rt.settings.cube_month_concurrency)
+    rt.shutdown_hooks.append(lambda: committer.drain(timeout=6.0))
+    options = subscriber_options("month-worker", rt.settings.cube_fetch_max_wait_ms, manual=True)
+
+    @rt.broker.subscriber(MONTH_REQUESTED, **options)
+    async def on_month_requested(msg: KafkaMessage) -> None:
+        """Render a requested month."""
+        req = await parse_or_dead_letter(rt.broker, msg, _request, "month-worker")
+        job = (
+            (lambda: render(rt.pool, rt.broker, engine, cache, req, rt.settings.cube_worker_id))
+            if req
+            else None
+        )
+        await committer.submit_message(msg, job)
+
+    return app

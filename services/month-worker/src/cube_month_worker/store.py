@@ -1,0 +1,81 @@
+"""Business events in PostgreSQL: a month is replaced whole, in one transaction, with COPY."""
+
+import json
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from cube_contracts import BusinessEvent, MasterData
+
+COLUMNS = [
+    "event_id",
+    "scenario_id",
+    "month",
+    "seq",
+    "occurred_at",
+    "event_type",
+    "amount",
+    "currency",
+    "customer_id",
+    "product_id",
+    "room_id",
+    "room_type_id",
+    "plan_id",
+    "employee_id",
+    "supplier_id",
+    "attributes",
+]
+
+
+def _record(seq: int, e: BusinessEvent) -> tuple[Any, ...]:
+    return (
+        e.event_id,
+        e.scenario_id,
+        e.month,
+        seq,
+        e.occurred_at,
+        e.event_type,
+        e.amount,
+        e.currency,
+        e.customer_id,
+        e.product_id,
+        e.room_id,
+        e.room_type_id,
+        e.plan_id,
+        e.employee_id,
+        e.supplier_id,
+        json.dumps(e.attributes, default=str),
+    )
+
+
+async def replace_month(
+    pool: asyncpg.Pool, scenario_id: UUID, month: int, events: list[BusinessEvent]
+) -> None:
+    """Store a month's events; a redelivered month replaces its rows instead of adding to them."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "DELETE FROM business_events WHERE scenario_id = $1 AND month = $2", scenario_id, month
+        )
+        await conn.copy_records_to_table(
+            "business_events", records=[_record(i, e) for i, e in enumerate(events)], columns=COLUMNS
+        )
+
+
+class MasterDataCache:
+    """Master data per scenario: read once per process, since every month of a scenario needs it."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._items: dict[UUID, MasterData] = {}
+
+    async def get(self, pool: asyncpg.Pool, scenario_id: UUID) -> MasterData:
+        if scenario_id in self._items:
+            return self._items[scenario_id]
+        data = await pool.fetchval("SELECT data FROM master_data WHERE scenario_id = $1", scenario_id)
+        if data is None:
+            raise LookupError(f"no master data stored for scenario {scenario_id}")
+        master = MasterData.model_validate(data)
+        if len(self._items) >= self.size:
+            self._items.pop(next(iter(self._items)))
+        self._items[scenario_id] = master
+        return master

@@ -1,0 +1,107 @@
+"""Plan one scenario: master data (stage 1), the monthly plan (stage 2), then fan out the months."""
+
+import json
+import logging
+import time
+from uuid import UUID
+
+import asyncpg
+from cube_contracts import (
+    MONTH_REQUESTED,
+    SCENARIO_PLANNING,
+    MasterDataGenerated,
+    MonthRequested,
+    PlanningFailed,
+    PlanningStarted,
+    ScenarioRequested,
+    TrendsGenerated,
+    derived_id,
+    month_key,
+    scenario_key,
+)
+from cube_engine import Engine
+from cube_runtime.db import mark_processed
+from cube_runtime.kafka import month_partition, publish
+from faststream.kafka import KafkaBroker
+
+log = logging.getLogger(__name__)
+PRODUCER = "planner"
+
+
+def _ms(since: float) -> int:
+    return int((time.perf_counter() - since) * 1000)
+
+
+async def plan(pool: asyncpg.Pool, broker: KafkaBroker, engine: Engine, event: ScenarioRequested) -> None:
+    """Handle ScenarioRequested; a redelivery after success does nothing, after a crash redoes the work."""
+    sid, spec = event.scenario_id, event.spec
+    if await pool.fetchval(
+        "SELECT 1 FROM processed_events WHERE consumer = $1 AND event_id = $2", PRODUCER, event.event_id
+    ):
+        return
+    key = scenario_key(sid)
+
+    def ids(kind: str, *parts: object) -> dict[str, object]:
+        # Re-planning after a crash emits the same ids, so downstream consumers dedupe them.
+        return {
+            "event_id": derived_id(sid, kind, event.attempt, *parts),
+            "scenario_id": sid,
+            "producer": PRODUCER,
+        }
+
+    await publish(
+        broker, SCENARIO_PLANNING, PlanningStarted(**ids("PlanningStarted"), months_total=spec.months), key
+    )
+    try:
+        started = time.perf_counter()
+        master = await engine.master_data(sid, spec)
+        await pool.execute(
+            "INSERT INTO master_data (scenario_id, data) VALUES ($1, $2)"
+            " ON CONFLICT (scenario_id) DO UPDATE SET data = EXCLUDED.data",
+            sid,
+            json.loads(master.model_dump_json()),
+        )
+        counts = {k: len(v) for k, v in master if isinstance(v, list)}
+        await publish(
+            broker,
+            SCENARIO_PLANNING,
+            MasterDataGenerated(**ids("MasterDataGenerated"), entity_counts=counts, duration_ms=_ms(started)),
+            key,
+        )
+        started = time.perf_counter()
+        plans = await engine.plan_months(sid, spec, master)
+        await _store_plans(pool, sid, plans)
+        await publish(
+            broker,
+            SCENARIO_PLANNING,
+            TrendsGenerated(**ids("TrendsGenerated"), months_total=spec.months, duration_ms=_ms(started)),
+            key,
+        )
+    except (ValueError, RuntimeError) as exc:
+        log.warning("planning failed", extra={"scenario_id": str(sid), "error": str(exc)})
+        await publish(
+            broker, SCENARIO_PLANNING, PlanningFailed(**ids("PlanningFailed"), reason=str(exc)), key
+        )
+        await mark_done(pool, event.event_id)
+        return
+    for month, month_plan in enumerate(plans, start=1):
+        request = MonthRequested(
+            **ids("MonthRequested", month), spec=spec, month=month, months_total=spec.months, plan=month_plan
+        )
+        await publish(broker, MONTH_REQUESTED, request, month_key(sid, month), month_partition(sid, month))
+    await mark_done(pool, event.event_id)
+
+
+async def _store_plans(pool: asyncpg.Pool, sid: UUID, plans: list[dict[str, object]]) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("DELETE FROM month_plans WHERE scenario_id = $1", sid)
+        await conn.copy_records_to_table(
+            "month_plans",
+            records=[(sid, month, json.dumps(p)) for month, p in enumerate(plans, start=1)],
+            columns=["scenario_id", "month", "plan"],
+        )
+
+
+async def mark_done(pool: asyncpg.Pool, event_id: UUID) -> None:
+    async with pool.acquire() as conn:
+        await mark_processed(conn, PRODUCER, event_id)

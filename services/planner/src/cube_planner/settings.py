@@ -1,0 +1,11 @@
+"""Planner settings."""
+
+from cube_runtime.settings import CubeSettings
+from pydantic import Field
+
+
+class PlannerSettings(CubeSettings):
+    """Environment of the planner."""
+
+    cube_sim_latency: str = Field(default="0", description="`0` or `seed-scaled`: simulated LLM latency.")
+    cube_planner_concurrency: int = Field(default=32, ge=1, le=512, description="Scenarios planned at once.")

@@ -1,0 +1,32 @@
+"""Composition root of the progress service."""
+
+from cube_contracts import (
+    MONTH_COMPLETED,
+    MONTH_REQUESTED,
+    SCENARIO_LIFECYCLE,
+    SCENARIO_PLANNING,
+    SCENARIO_REQUESTED,
+)
+from cube_contracts.events import pipeline_event
+from cube_runtime.consume import parse_or_dead_letter, subscriber_options
+from cube_runtime.service import build
+from cube_runtime.settings import CubeSettings
+from faststream import FastStream
+from faststream.kafka.annotations import KafkaMessage
+
+from cube_progress.store import project
+
+TOPICS = (SCENARIO_REQUESTED, SCENARIO_PLANNING, MONTH_REQUESTED, MONTH_COMPLETED, SCENARIO_LIFECYCLE)
+
+
+def create_app() -> FastStream:
+    app, rt = build("progress", CubeSettings)
+
+    @rt.broker.subscriber(*TOPICS, **subscriber_options("progress", rt.settings.cube_fetch_max_wait_ms))
+    async def on_pipeline_event(msg: KafkaMessage) -> None:
+        """Project a pipeline event into the status table."""
+        event = await parse_or_dead_letter(rt.broker, msg, pipeline_event, "progress")
+        if event is not None:
+            await project(rt.pool, event)
+
+    return app

@@ -1,0 +1,28 @@
+"""Composition root of the validator."""
+
+from cube_contracts import MONTH_COMPLETED, MonthCompleted, MonthFailed, MonthResult
+from cube_runtime.consume import parse_or_dead_letter, subscriber_options
+from cube_runtime.service import build
+from faststream import FastStream
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import TypeAdapter
+
+from cube_validator.settings import ValidatorSettings
+from cube_validator.validation import on_month_result
+
+_result: TypeAdapter[MonthResult] = TypeAdapter(MonthResult)
+
+
+def create_app() -> FastStream:
+    app, rt = build("validator", ValidatorSettings)
+
+    @rt.broker.subscriber(
+        MONTH_COMPLETED, **subscriber_options("validator", rt.settings.cube_fetch_max_wait_ms)
+    )
+    async def on_month(msg: KafkaMessage) -> None:
+        """Aggregate month results and validate finished scenarios."""
+        event = await parse_or_dead_letter(rt.broker, msg, _result, "validator")
+        if isinstance(event, MonthCompleted | MonthFailed):
+            await on_month_result(rt.pool, rt.broker, event, rt.settings.cube_publish_chunk)
+
+    return app

@@ -1,0 +1,103 @@
+"""What the validator reads and writes in PostgreSQL."""
+
+import json
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from cube_contracts import BusinessEvent, MasterData, MonthCompleted, MonthFailed, ScenarioSpec
+
+EVENT_COLUMNS = (
+    "event_id, scenario_id, month, occurred_at, event_type, amount, currency, customer_id, product_id,"
+    " room_id, room_type_id, plan_id, employee_id, supplier_id, attributes"
+)
+
+
+async def record_month(conn: asyncpg.Connection, event: MonthCompleted | MonthFailed) -> None:
+    """Upsert a month's result; a completed month is never turned back into a failed one."""
+    values: tuple[str, int | None, str | None, str | None]
+    if isinstance(event, MonthCompleted):
+        values = ("completed", event.event_count, event.content_hash, None)
+    else:
+        values = ("failed", None, None, event.reason)
+    await conn.execute(
+        """
+        INSERT INTO month_results (scenario_id, month, months_total, status, event_count, content_hash, reason)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        ON CONFLICT (scenario_id, month) DO UPDATE SET
+            status = EXCLUDED.status, event_count = EXCLUDED.event_count,
+            content_hash = EXCLUDED.content_hash, reason = EXCLUDED.reason, updated_at = now()
+        WHERE month_results.status <> 'completed' OR EXCLUDED.status = 'completed'
+        """,
+        event.scenario_id,
+        event.month,
+        event.months_total,
+        *values,
+    )
+
+
+async def months_completed(conn: asyncpg.Connection, scenario_id: UUID) -> int:
+    return int(
+        await conn.fetchval(
+            "SELECT count(*) FROM month_results WHERE scenario_id = $1 AND status = 'completed'", scenario_id
+        )
+    )
+
+
+async def claim(conn: asyncpg.Connection, scenario_id: UUID) -> bool:
+    """Claim the scenario's one validation. A claim left `running` by a crash is taken again:
+    month results of one scenario share a partition, so no other run can be in progress."""
+    row = await conn.fetchval(
+        """
+        INSERT INTO validations (scenario_id, state) VALUES ($1, 'running')
+        ON CONFLICT (scenario_id) DO UPDATE SET started_at = now()
+        WHERE validations.state = 'running'
+        RETURNING 1
+        """,
+        scenario_id,
+    )
+    return row is not None
+
+
+async def finish(pool: asyncpg.Pool, scenario_id: UUID, state: str, report: Any | None = None) -> None:
+    await pool.execute(
+        """
+        UPDATE validations SET state = $2, passed = $3, summary = $4, checks = $5, kpis = $6, finished_at = now()
+        WHERE scenario_id = $1
+        """,
+        scenario_id,
+        state,
+        None if report is None else report.passed,
+        None if report is None else report.summary,
+        None if report is None else [c.model_dump() for c in report.checks],
+        None if report is None else json.loads(json.dumps(report.kpis, default=str)),
+    )
+
+
+async def mark_state(pool: asyncpg.Pool, scenario_id: UUID, state: str) -> None:
+    await pool.execute("UPDATE validations SET state = $2 WHERE scenario_id = $1", scenario_id, state)
+
+
+async def load_scenario(
+    pool: asyncpg.Pool, scenario_id: UUID
+) -> tuple[ScenarioSpec, MasterData, list[dict[str, Any]], list[BusinessEvent]]:
+    """Everything the checks need: spec, master data, month plans and every event in order."""
+    async with pool.acquire() as conn:
+        spec = await conn.fetchval("SELECT spec FROM scenarios WHERE scenario_id = $1", scenario_id)
+        master = await conn.fetchval("SELECT data FROM master_data WHERE scenario_id = $1", scenario_id)
+        plans = await conn.fetch(
+            "SELECT plan FROM month_plans WHERE scenario_id = $1 ORDER BY month", scenario_id
+        )
+        rows = await conn.fetch(
+            f"SELECT {EVENT_COLUMNS} FROM business_events WHERE scenario_id = $1 ORDER BY month, seq",
+            scenario_id,
+        )
+    if spec is None or master is None:
+        raise LookupError(f"scenario {scenario_id} has no stored spec or master data")
+    events = [BusinessEvent.model_construct(**dict(r)) for r in rows]
+    return (
+        ScenarioSpec.model_validate(spec),
+        MasterData.model_validate(master),
+        [p["plan"] for p in plans],
+        events,
+    )

@@ -1,0 +1,107 @@
+"""Aggregate month results; when all are in, validate once, publish, and end the scenario."""
+
+import asyncio
+import logging
+from uuid import UUID
+
+import asyncpg
+from cube_contracts import (
+    ANALYTICS_BUSINESS_EVENTS,
+    SCENARIO_LIFECYCLE,
+    BusinessEvent,
+    MonthCompleted,
+    MonthFailed,
+    ScenarioCompleted,
+    ScenarioFailed,
+    Stage,
+    ValidationStarted,
+    derived_id,
+    scenario_key,
+)
+from cube_engine import validate
+from cube_runtime.kafka import publish
+from cube_runtime.logs import scenario_var
+from faststream.kafka import KafkaBroker
+
+from cube_validator import repository as repo
+
+log = logging.getLogger(__name__)
+PRODUCER = "validator"
+
+
+async def on_month_result(
+    pool: asyncpg.Pool, broker: KafkaBroker, event: MonthCompleted | MonthFailed, chunk: int = 2000
+) -> None:
+    """Handle MonthCompleted / MonthFailed; duplicates neither re-run the checks nor re-publish."""
+    sid = event.scenario_id
+    scenario_var.set(str(sid))
+    # No dedupe on event_id here: recording a month is an idempotent upsert, and the claim
+    # (not the message) decides that the checks run once, even across a crash mid-run.
+    async with pool.acquire() as conn, conn.transaction():
+        await repo.record_month(conn, event)
+        done = await repo.months_completed(conn, sid)
+        ready = isinstance(event, MonthFailed) or done == event.months_total
+        claimed = ready and await repo.claim(conn, sid)
+    if not claimed:
+        return
+    key = scenario_key(sid)
+    if isinstance(event, MonthFailed):
+        await repo.finish(pool, sid, "failed")
+        reason = f"month {event.month} of {event.months_total} could not be generated: {event.reason}"
+        await _fail(broker, sid, Stage.MONTHS, reason)
+        return
+    await publish(
+        broker,
+        SCENARIO_LIFECYCLE,
+        ValidationStarted(event_id=derived_id(sid, "ValidationStarted"), scenario_id=sid, producer=PRODUCER),
+        key,
+    )
+    spec, master, plans, events = await repo.load_scenario(pool, sid)
+    report = await asyncio.to_thread(validate, spec, master, plans, events)
+    if not report.passed:
+        await repo.finish(pool, sid, "failed", report)
+        failed = [c for c in report.checks if not c.passed and c.severity == "error"]
+        reason = "validation failed: " + "; ".join(f"{c.name}: {c.details}" for c in failed[:3])
+        await _fail(broker, sid, Stage.VALIDATING, reason)
+        return
+    await repo.finish(pool, sid, "validated", report)
+    await publish_events(broker, sid, events, chunk)
+    await repo.mark_state(pool, sid, "published")
+    warnings = sum(1 for c in report.checks if not c.passed)
+    completed = ScenarioCompleted(
+        event_id=derived_id(sid, "ScenarioCompleted"),
+        scenario_id=sid,
+        producer=PRODUCER,
+        event_count=len(events),
+        warnings=warnings,
+    )
+    await publish(broker, SCENARIO_LIFECYCLE, completed, key)
+    log.info("scenario validated and published", extra={"events": len(events), "warnings": warnings})
+
+
+async def publish_events(broker: KafkaBroker, sid: UUID, events: list[BusinessEvent], chunk: int) -> None:
+    """Every business event on the analytics topic, many in flight at once, all confirmed."""
+    key = scenario_key(sid)
+    for start in range(0, len(events), chunk):
+        futures = [
+            await broker.publish(
+                e.model_dump_json().encode(),
+                ANALYTICS_BUSINESS_EVENTS,
+                key=key,
+                no_confirm=True,
+                headers={"event_type": e.event_type, "scenario_id": str(sid)},
+            )
+            for e in events[start : start + chunk]
+        ]
+        await asyncio.gather(*futures)
+
+
+async def _fail(broker: KafkaBroker, sid: UUID, stage: Stage, reason: str) -> None:
+    failed = ScenarioFailed(
+        event_id=derived_id(sid, "ScenarioFailed"),
+        scenario_id=sid,
+        producer=PRODUCER,
+        stage=stage.value,
+        reason=reason,
+    )
+    await publish(broker, SCENARIO_LIFECYCLE, failed, scenario_key(sid))
