@@ -181,7 +181,24 @@ def start_postgres(data_dir: Path, log_dir: Path, port: int | None = None) -> Ch
         **demote,  # type: ignore[call-overload]
     )
     wait_for_port("127.0.0.1", port, 30, proc)
+    _wait_accepting(POSTGRES_BIN_PATH, port, 30, proc)
     return Child("postgres", proc, f"postgresql://postgres@127.0.0.1:{port}/postgres")
+
+
+def _wait_accepting(bin_dir: Path, port: int, timeout: float, proc: subprocess.Popen[bytes]) -> None:
+    # The port opens before recovery ends; until then connections get "starting up".
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ConfigError(f"CUBE_HOME: PostgreSQL exited with {proc.returncode}; see its log")
+        ready = subprocess.run(
+            [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-t", "1"],
+            capture_output=True,
+        )
+        if ready.returncode == 0:
+            return
+        time.sleep(0.05)
+    raise ConfigError(f"CUBE_HOME: PostgreSQL did not accept connections within {timeout:.0f} s")
 
 
 def _clear_stale_pid(pidfile: Path) -> None:
