@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
+
 from cube_runtime import db, kafka
 from cube_runtime.testing import Infra, real_infra
 

@@ -41,7 +41,13 @@ def test_every_event_carries_the_envelope(model: type[BaseModel]) -> None:
 def test_pipeline_events_round_trip_through_the_discriminated_union() -> None:
     sid = uuid4()
     event = MonthCompleted(
-        scenario_id=sid, producer="t", month=3, months_total=12, event_count=7, content_hash="x", duration_ms=1
+        scenario_id=sid,
+        producer="t",
+        month=3,
+        months_total=12,
+        event_count=7,
+        content_hash="x",
+        duration_ms=1,
     )
     parsed = pipeline_event.validate_json(event.model_dump_json())
     assert parsed == event

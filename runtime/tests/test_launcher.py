@@ -59,7 +59,13 @@ def test_up_ready_restart_and_clean_stop(tmp_path: Path) -> None:
         assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200
         everything = launcher.children(recursive=True)
         services = _service_pids(launcher)
-        assert set(services) == {"cube_gateway", "cube_planner", "cube_month_worker", "cube_validator", "cube_progress"}
+        assert set(services) == {
+            "cube_gateway",
+            "cube_planner",
+            "cube_month_worker",
+            "cube_validator",
+            "cube_progress",
+        }
         assert sum("cube_month_worker" in " ".join(c.cmdline()) for c in launcher.children()) == 2
 
         os.kill(services["cube_planner"], signal.SIGKILL)
@@ -95,9 +101,15 @@ def test_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
         port = busy.getsockname()[1]
         env = {**os.environ, "CUBE_HOME": str(tmp_path), "CUBE_HTTP_PORT": str(port)}
         result = subprocess.run(
-            [sys.executable, "-m", "cube_runtime.cli", "up"], env=env, capture_output=True, text=True, timeout=60
+            [sys.executable, "-m", "cube_runtime.cli", "up"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if "error" in line]
-    assert errors == [f"cube: error: CUBE_HTTP_PORT: cannot listen on 127.0.0.1:{port} (Address already in use)"]
+    assert errors == [
+        f"cube: error: CUBE_HTTP_PORT: cannot listen on 127.0.0.1:{port} (Address already in use)"
+    ]
     assert "Traceback" not in result.stderr

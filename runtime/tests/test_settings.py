@@ -15,7 +15,9 @@ from cube_runtime.settings import ConfigError, CubeSettings, load
         ("CUBE_LOG_LEVEL", "LOUD", "CUBE_LOG_LEVEL"),
     ],
 )
-def test_bad_values_name_their_variable(monkeypatch: pytest.MonkeyPatch, env: str, value: str, named: str) -> None:
+def test_bad_values_name_their_variable(
+    monkeypatch: pytest.MonkeyPatch, env: str, value: str, named: str
+) -> None:
     monkeypatch.setenv(env, value)
     with pytest.raises(ConfigError) as err:
         load(CubeSettings)

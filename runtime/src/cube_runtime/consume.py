@@ -3,10 +3,11 @@
 import logging
 from typing import Any, TypeVar
 
-from cube_contracts.topics import dlq
 from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
 from pydantic import TypeAdapter, ValidationError
+
+from cube_contracts.topics import dlq
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

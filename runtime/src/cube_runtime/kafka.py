@@ -6,10 +6,10 @@ from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
-from cube_contracts.topics import ALL_TOPICS, TopicSpec
 from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
+from cube_contracts.topics import ALL_TOPICS, TopicSpec
 from cube_runtime.settings import ConfigError
 
 log = logging.getLogger(__name__)

@@ -79,8 +79,11 @@ class Service:
 class Stack:
     """Broker, database and services of one `cube up`."""
 
-    def __init__(self, settings: LauncherSettings, workers: int) -> None:
+    def __init__(
+        self, settings: LauncherSettings, workers: int, extra_env: dict[str, str] | None = None
+    ) -> None:
         self.settings = settings
+        self.extra_env = extra_env or {}
         self.workers = workers
         self.home = settings.cube_home.resolve()
         self.logs = self.home / "logs"

@@ -15,10 +15,20 @@ from cube_contracts.model import BusinessEvent
 # The events each topic carries, as DESIGN.md's topic table lists them.
 TOPIC_EVENTS: dict[str, tuple[type[BaseModel], ...]] = {
     topics.SCENARIO_REQUESTED: (ev.ScenarioRequested,),
-    topics.SCENARIO_PLANNING: (ev.PlanningStarted, ev.MasterDataGenerated, ev.TrendsGenerated, ev.PlanningFailed),
+    topics.SCENARIO_PLANNING: (
+        ev.PlanningStarted,
+        ev.MasterDataGenerated,
+        ev.TrendsGenerated,
+        ev.PlanningFailed,
+    ),
     topics.MONTH_REQUESTED: (ev.MonthRequested,),
     topics.MONTH_COMPLETED: (ev.MonthStarted, ev.MonthCompleted, ev.MonthFailed),
-    topics.SCENARIO_LIFECYCLE: (ev.ValidationStarted, ev.ScenarioCompleted, ev.ScenarioFailed, ev.ScenarioCancelled),
+    topics.SCENARIO_LIFECYCLE: (
+        ev.ValidationStarted,
+        ev.ScenarioCompleted,
+        ev.ScenarioFailed,
+        ev.ScenarioCancelled,
+    ),
     topics.ANALYTICS_BUSINESS_EVENTS: (BusinessEvent,),
 }
 
@@ -36,7 +46,10 @@ def asyncapi_document() -> dict[str, Any]:
     for topic, models in TOPIC_EVENTS.items():
         for model in models:
             publisher = broker.publisher(
-                topic, title=f"{topic}:{model.__name__}", description=(model.__doc__ or "").strip(), schema=model
+                topic,
+                title=f"{topic}:{model.__name__}",
+                description=(model.__doc__ or "").strip(),
+                schema=model,
             )
 
             @publisher

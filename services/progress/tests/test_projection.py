@@ -55,11 +55,21 @@ def test_happy_path_walks_the_stages_in_order() -> None:
     states = run(happy_path())
     stages = [s.stage for s in states]
     assert stages == sorted(stages, key=lambda s: s.rank)
-    assert {Stage.STARTING, Stage.MASTER_DATA, Stage.TRENDS, Stage.MONTHS, Stage.STORING, Stage.VALIDATING} <= set(
-        stages
-    )
+    assert {
+        Stage.STARTING,
+        Stage.MASTER_DATA,
+        Stage.TRENDS,
+        Stage.MONTHS,
+        Stage.STORING,
+        Stage.VALIDATING,
+    } <= set(stages)
     final = states[-1]
-    assert (final.status, final.progress, final.months_done, final.event_count) == (Status.COMPLETED, 100, 3, 10)
+    assert (final.status, final.progress, final.months_done, final.event_count) == (
+        Status.COMPLETED,
+        100,
+        3,
+        10,
+    )
 
 
 def test_months_progress_between_50_and_80() -> None:

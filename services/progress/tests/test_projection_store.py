@@ -22,4 +22,9 @@ async def test_replayed_event_is_applied_once(pool: asyncpg.Pool) -> None:
     assert await project(pool, done) is True
     assert await project(pool, done) is False
     row = await pool.fetchrow("SELECT * FROM scenario_status WHERE scenario_id = $1", sid)
-    assert (row["status"], row["stage"], row["months_done"], row["progress"]) == ("processing", "stage3_months", 1, 65)
+    assert (row["status"], row["stage"], row["months_done"], row["progress"]) == (
+        "processing",
+        "stage3_months",
+        1,
+        65,
+    )

@@ -1,7 +1,6 @@
 """`python -m cube_month_worker`."""
 
-from cube_runtime.service import run
-
 from cube_month_worker.app import create_app
+from cube_runtime.service import run
 
 run("month-worker", create_app)

@@ -1,17 +1,17 @@
 """Composition root of a month-worker."""
 
-from cube_contracts import MONTH_REQUESTED, MonthRequested
-from cube_engine import SimulatedEngine
-from cube_runtime.concurrency import ConcurrentCommitter
-from cube_runtime.consume import parse_or_dead_letter, subscriber_options
-from cube_runtime.service import build
 from faststream import FastStream
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import TypeAdapter
 
+from cube_contracts import MONTH_REQUESTED, MonthRequested
+from cube_engine import SimulatedEngine
 from cube_month_worker.rendering import render
 from cube_month_worker.settings import WorkerSettings
 from cube_month_worker.store import MasterDataCache
+from cube_runtime.concurrency import ConcurrentCommitter
+from cube_runtime.consume import parse_or_dead_letter, subscriber_options
+from cube_runtime.service import build
 
 _request = TypeAdapter(MonthRequested)
 

@@ -4,6 +4,8 @@ import logging
 import time
 
 import asyncpg
+from faststream.kafka import KafkaBroker
+
 from cube_contracts import (
     MONTH_COMPLETED,
     MonthCompleted,
@@ -14,10 +16,8 @@ from cube_contracts import (
 )
 from cube_contracts.topics import scenario_key
 from cube_engine import Engine, content_hash
-from cube_runtime.logs import scenario_var
-from faststream.kafka import KafkaBroker
-
 from cube_month_worker.store import MasterDataCache, replace_month
+from cube_runtime.logs import scenario_var
 
 log = logging.getLogger(__name__)
 PRODUCER = "month-worker"

@@ -1,7 +1,8 @@
 """Month-worker settings."""
 
-from cube_runtime.settings import CubeSettings
 from pydantic import Field
+
+from cube_runtime.settings import CubeSettings
 
 
 class WorkerSettings(CubeSettings):

@@ -5,6 +5,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+
 from cube_contracts import BusinessEvent, MasterData
 
 COLUMNS = [

@@ -1,16 +1,16 @@
 """Composition root of the planner."""
 
-from cube_contracts import SCENARIO_REQUESTED, ScenarioRequested
-from cube_engine import Engine, SimulatedEngine
-from cube_runtime.concurrency import ConcurrentCommitter
-from cube_runtime.consume import parse_or_dead_letter, subscriber_options
-from cube_runtime.service import build
 from faststream import FastStream
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import TypeAdapter
 
+from cube_contracts import SCENARIO_REQUESTED, ScenarioRequested
+from cube_engine import Engine, SimulatedEngine
 from cube_planner.planning import plan
 from cube_planner.settings import PlannerSettings
+from cube_runtime.concurrency import ConcurrentCommitter
+from cube_runtime.consume import parse_or_dead_letter, subscriber_options
+from cube_runtime.service import build
 
 _request = TypeAdapter(ScenarioRequested)
 

@@ -6,6 +6,8 @@ import time
 from uuid import UUID
 
 import asyncpg
+from faststream.kafka import KafkaBroker
+
 from cube_contracts import (
     MONTH_REQUESTED,
     SCENARIO_PLANNING,
@@ -22,7 +24,6 @@ from cube_contracts import (
 from cube_engine import Engine
 from cube_runtime.db import mark_processed
 from cube_runtime.kafka import month_partition, publish
-from faststream.kafka import KafkaBroker
 
 log = logging.getLogger(__name__)
 PRODUCER = "planner"

@@ -1,7 +1,8 @@
 """Planner settings."""
 
-from cube_runtime.settings import CubeSettings
 from pydantic import Field
+
+from cube_runtime.settings import CubeSettings
 
 
 class PlannerSettings(CubeSettings):

@@ -1,7 +1,6 @@
 """`python -m cube_progress`."""
 
-from cube_runtime.service import run
-
 from cube_progress.app import create_app
+from cube_runtime.service import run
 
 run("progress", create_app)

@@ -1,5 +1,8 @@
 """Composition root of the progress service."""
 
+from faststream import FastStream
+from faststream.kafka.annotations import KafkaMessage
+
 from cube_contracts import (
     MONTH_COMPLETED,
     MONTH_REQUESTED,
@@ -8,13 +11,10 @@ from cube_contracts import (
     SCENARIO_REQUESTED,
 )
 from cube_contracts.events import pipeline_event
+from cube_progress.store import project
 from cube_runtime.consume import parse_or_dead_letter, subscriber_options
 from cube_runtime.service import build
 from cube_runtime.settings import CubeSettings
-from faststream import FastStream
-from faststream.kafka.annotations import KafkaMessage
-
-from cube_progress.store import project
 
 TOPICS = (SCENARIO_REQUESTED, SCENARIO_PLANNING, MONTH_REQUESTED, MONTH_COMPLETED, SCENARIO_LIFECYCLE)
 

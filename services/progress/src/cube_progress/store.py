@@ -3,10 +3,10 @@
 from uuid import UUID
 
 import asyncpg
-from cube_contracts import Envelope, ScenarioRequested, Stage, Status
-from cube_runtime.db import mark_processed
 
+from cube_contracts import Envelope, ScenarioRequested, Stage, Status
 from cube_progress.projection import ScenarioState, apply
+from cube_runtime.db import mark_processed
 
 CONSUMER = "progress"
 

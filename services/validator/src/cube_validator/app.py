@@ -1,12 +1,12 @@
 """Composition root of the validator."""
 
-from cube_contracts import MONTH_COMPLETED, MonthCompleted, MonthFailed, MonthResult
-from cube_runtime.consume import parse_or_dead_letter, subscriber_options
-from cube_runtime.service import build
 from faststream import FastStream
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import TypeAdapter
 
+from cube_contracts import MONTH_COMPLETED, MonthCompleted, MonthFailed, MonthResult
+from cube_runtime.consume import parse_or_dead_letter, subscriber_options
+from cube_runtime.service import build
 from cube_validator.settings import ValidatorSettings
 from cube_validator.validation import on_month_result
 

@@ -5,6 +5,8 @@ import logging
 from uuid import UUID
 
 import asyncpg
+from faststream.kafka import KafkaBroker
+
 from cube_contracts import (
     ANALYTICS_BUSINESS_EVENTS,
     SCENARIO_LIFECYCLE,
@@ -21,8 +23,6 @@ from cube_contracts import (
 from cube_engine import validate
 from cube_runtime.kafka import publish
 from cube_runtime.logs import scenario_var
-from faststream.kafka import KafkaBroker
-
 from cube_validator import repository as repo
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,119 @@
+"""`make bench`: POST → completed latency and throughput of the real stack, printed as numbers.
+
+Starts the stack itself (embedded broker and database unless KAFKA_BOOTSTRAP_SERVERS /
+DATABASE_URL are set), once with the engine's latency at 0 and once `seed-scaled`.
+"""
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from cube_runtime.embedded import free_port
+from cube_runtime.launcher import LauncherSettings, Stack
+from cube_runtime.settings import load
+
+CRITICAL_PATH = 0.66 + 0.17 + 0.30
+SEQUENTIAL = 0.66 + 0.17 + 12 * 0.30
+TYPES = ("bakery", "hotel", "tech_startup")
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def _one(client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    resp = await client.post("/api/scenarios", json=body)
+    resp.raise_for_status()
+    sid = resp.json()["scenario_id"]
+    while True:
+        view = (await client.get(f"/api/scenarios/{sid}")).json()
+        if view["status"] in ("completed", "failed", "cancelled"):
+            break
+        await asyncio.sleep(0.005)
+    observed = time.perf_counter() - t0
+    server = (
+        datetime.fromisoformat(view["completed_at"]) - datetime.fromisoformat(view["created_at"])
+    ).total_seconds()
+    return {
+        "status": view["status"],
+        "observed": observed,
+        "server": server,
+        "events": view["event_count"] or 0,
+    }
+
+
+async def _singles(url: str, n: int) -> list[dict[str, Any]]:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        await _one(client, {"business_type": "bakery", "seed": 0})  # warm-up: connections, caches
+        return [await _one(client, {"business_type": TYPES[i % 3], "seed": 1000 + i}) for i in range(n)]
+
+
+async def _burst(url: str, n: int) -> tuple[float, list[dict[str, Any]]]:
+    async with httpx.AsyncClient(
+        base_url=url, timeout=60, limits=httpx.Limits(max_connections=n * 2)
+    ) as client:
+        t0 = time.perf_counter()
+        runs = await asyncio.gather(
+            *(_one(client, {"business_type": TYPES[i % 3], "seed": 2000 + i}) for i in range(n))
+        )
+        return time.perf_counter() - t0, list(runs)
+
+
+def _report(label: str, runs: list[dict[str, Any]]) -> float:
+    failed = [r for r in runs if r["status"] != "completed"]
+    obs = [r["observed"] for r in runs]
+    srv = [r["server"] for r in runs]
+    p50 = statistics.median(srv)
+    print(f"{label}: n={len(runs)} failed={len(failed)}")
+    print(f"  POST->completed (server clock)  p50 {p50 * 1000:7.1f} ms  p95 {_pct(srv, 0.95) * 1000:7.1f} ms")
+    print(f"  POST->completed (client polled) p50 {statistics.median(obs) * 1000:7.1f} ms"
+          f"  p95 {_pct(obs, 0.95) * 1000:7.1f} ms")  # fmt: skip
+    return p50
+
+
+def run(latency: str, singles: int, burst: int, workers: int) -> None:
+    base = load(LauncherSettings)
+    home = Path(tempfile.mkdtemp(prefix=f"cube-bench-{latency}-"))
+    settings = base.model_copy(update={"cube_home": home, "cube_http_port": free_port()})
+    stack = Stack(settings, workers, extra_env={"CUBE_SIM_LATENCY": latency, "CUBE_LOG_LEVEL": "WARNING"})
+    try:
+        stack.start()
+        assert stack.wait_ready(lambda: False)
+        time.sleep(3)  # let the consumer groups settle before timing
+        print(f"\n== CUBE_SIM_LATENCY={latency}, {workers} month-workers ==")
+        p50 = _report("one scenario at a time", asyncio.run(_singles(stack.url, singles)))
+        if latency == "seed-scaled":
+            print(f"  p50 / critical path {CRITICAL_PATH:.2f} s = {p50 / CRITICAL_PATH:.2f};"
+                  f" p50 / sequential {SEQUENTIAL:.2f} s = {p50 / SEQUENTIAL:.2f}")  # fmt: skip
+        wall, runs = asyncio.run(_burst(stack.url, burst))
+        _report(f"{burst} scenarios posted at once", runs)
+        events = sum(r["events"] for r in runs)
+        print(
+            f"  wall time for all {burst}: {wall:.2f} s; {events} business events, {events / wall:,.0f} events/s"
+        )
+    finally:
+        stack.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--singles", type=int, default=20)
+    parser.add_argument("--burst", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--latency", choices=["0", "seed-scaled", "both"], default="both")
+    args = parser.parse_args()
+    for latency in ("0", "seed-scaled") if args.latency == "both" else (args.latency,):
+        run(latency, args.singles, args.burst, args.workers)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""What the cross-service tests share: driving a scenario through the API, reading topics."""
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+TERMINAL = {"completed", "failed", "cancelled"}
+
+
+async def drive(client: httpx.AsyncClient, body: dict[str, Any], timeout: float = 60) -> dict[str, Any]:
+    """POST a scenario and poll it to a terminal status; returns the last view and every one seen."""
+    resp = await client.post("/api/scenarios", json=body)
+    assert resp.status_code == 202, resp.text
+    sid = resp.json()["scenario_id"]
+    seen: list[dict[str, Any]] = []
+    legacy: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        view = (await client.get(f"/api/scenarios/{sid}")).json()
+        seen.append(view)
+        legacy.append((await client.get(f"/api/status/{sid}")).json()["currentStage"])
+        if view["status"] in TERMINAL:
+            return {"final": view, "seen": seen, "legacy": legacy, "id": sid}
+        await asyncio.sleep(0.03)
+    raise AssertionError(f"scenario {sid} did not finish in {timeout} s; last: {seen[-1]}")
+
+
+async def read_topic(bootstrap: str, topic: str, key: bytes | None = None) -> list[Any]:
+    """Every record of `topic` from the earliest offset, with a separate group-less consumer."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap.split(","), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or set()]
+        if not parts:
+            await consumer.force_metadata_update()
+            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or set()]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        end = await consumer.end_offsets(parts)
+        records = []
+        while any((await consumer.position(tp)) < end[tp] for tp in parts):
+            batch = await consumer.getmany(timeout_ms=500)
+            for recs in batch.values():
+                records.extend(r for r in recs if key is None or r.key == key)
+        return records
+    finally:
+        await consumer.stop()
+
+
+def values(records: list[Any]) -> list[dict[str, Any]]:
+    return [json.loads(r.value) for r in records]
