@@ -7,7 +7,7 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from cube_contracts.model import ScenarioSpec
+from cube_contracts.model import LlmUsage, ScenarioSpec
 
 
 def _now() -> datetime:
@@ -51,6 +51,7 @@ class MasterDataGenerated(Envelope):
     )
     entity_counts: dict[str, int] = Field(default_factory=dict, description="Number of entities per kind.")
     duration_ms: int = Field(ge=0, description="Time the stage took.")
+    usage: LlmUsage | None = Field(default=None, description="LLM usage of this step, when an LLM was used.")
 
 
 class TrendsGenerated(Envelope):
@@ -59,6 +60,7 @@ class TrendsGenerated(Envelope):
     event_type: Literal["TrendsGenerated"] = Field(default="TrendsGenerated", description="Event type.")
     months_total: int = Field(ge=1, description="Months requested.")
     duration_ms: int = Field(ge=0, description="Time the stage took.")
+    usage: LlmUsage | None = Field(default=None, description="LLM usage of this step, when an LLM was used.")
 
 
 class PlanningFailed(Envelope):
@@ -97,6 +99,7 @@ class MonthCompleted(Envelope):
     event_count: int = Field(ge=0, description="Business events stored for the month.")
     content_hash: str = Field(description="sha256 of the month's events, for determinism checks.")
     duration_ms: int = Field(ge=0, description="Time the month took.")
+    usage: LlmUsage | None = Field(default=None, description="LLM usage of this step, when an LLM was used.")
 
 
 class MonthFailed(Envelope):

@@ -143,3 +143,26 @@ class CheckResult(BaseModel):
     passed: bool = Field(description="Whether the check held.")
     severity: str = Field(default="error", description="`error` fails the scenario, `warning` does not.")
     details: str = Field(default="", description="What was found, precise enough to act on.")
+
+
+class LlmUsage(BaseModel):
+    """Tokens, estimated cost and time an engine spent on LLM calls."""
+
+    calls: int = Field(default=0, ge=0, description="Messages API calls made, retries included.")
+    input_tokens: int = Field(default=0, ge=0, description="Uncached input tokens.")
+    output_tokens: int = Field(default=0, ge=0, description="Output tokens.")
+    cache_creation_input_tokens: int = Field(default=0, ge=0, description="Input tokens written to the prompt cache.")
+    cache_read_input_tokens: int = Field(default=0, ge=0, description="Input tokens read from the prompt cache.")
+    cost_usd: float = Field(default=0.0, ge=0, description="Estimated cost in US dollars.")
+    latency_ms: int = Field(default=0, ge=0, description="Wall time spent waiting on the API.")
+
+    def __add__(self, other: "LlmUsage") -> "LlmUsage":
+        return LlmUsage(
+            calls=self.calls + other.calls,
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_creation_input_tokens=self.cache_creation_input_tokens + other.cache_creation_input_tokens,
+            cache_read_input_tokens=self.cache_read_input_tokens + other.cache_read_input_tokens,
+            cost_usd=round(self.cost_usd + other.cost_usd, 6),
+            latency_ms=self.latency_ms + other.latency_ms,
+        )
