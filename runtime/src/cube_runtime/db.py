@@ -15,9 +15,22 @@ log = logging.getLogger(__name__)
 _MIGRATION_LOCK = 0x637562655F6D6967
 
 
+def _jsonb_encode(value: Any) -> bytes:
+    # Binary jsonb is a version byte and the text; binary is what COPY speaks.
+    return b"\x01" + json.dumps(value, default=str).encode()
+
+
+def _jsonb_decode(data: bytes) -> Any:
+    return json.loads(data[1:])
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    for kind in ("json", "jsonb"):
-        await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    await conn.set_type_codec(
+        "jsonb", encoder=_jsonb_encode, decoder=_jsonb_decode, schema="pg_catalog", format="binary"
+    )
+    await conn.set_type_codec(
+        "json", encoder=lambda v: json.dumps(v, default=str), decoder=json.loads, schema="pg_catalog"
+    )
 
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:

@@ -26,6 +26,7 @@ def make_broker(bootstrap: str, service: str, *, graceful_timeout: float = 8.0) 
         linger_ms=0,
         request_timeout_ms=10_000,
         logger=logging.getLogger(f"{service}.broker"),
+        log_level=logging.DEBUG,
     )
 
 

@@ -124,6 +124,7 @@ class Stack:
         asyncio.run(self._prepare(bootstrap, dsn))
         env = {
             **os.environ,
+            **self.extra_env,
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "DATABASE_URL": dsn,
             "CUBE_HOME": str(self.home),

@@ -1,6 +1,5 @@
 """Business events in PostgreSQL: a month is replaced whole, in one transaction, with COPY."""
 
-import json
 from typing import Any
 from uuid import UUID
 
@@ -45,7 +44,7 @@ def _record(seq: int, e: BusinessEvent) -> tuple[Any, ...]:
         e.plan_id,
         e.employee_id,
         e.supplier_id,
-        json.dumps(e.attributes, default=str),
+        e.attributes,
     )
 
 

@@ -98,7 +98,7 @@ async def _store_plans(pool: asyncpg.Pool, sid: UUID, plans: list[dict[str, obje
         await conn.execute("DELETE FROM month_plans WHERE scenario_id = $1", sid)
         await conn.copy_records_to_table(
             "month_plans",
-            records=[(sid, month, json.dumps(p)) for month, p in enumerate(plans, start=1)],
+            records=[(sid, month, p) for month, p in enumerate(plans, start=1)],
             columns=["scenario_id", "month", "plan"],
         )
 

@@ -7,6 +7,7 @@ from pydantic import TypeAdapter
 from cube_contracts import MONTH_COMPLETED, MonthCompleted, MonthFailed, MonthResult
 from cube_runtime.consume import parse_or_dead_letter, subscriber_options
 from cube_runtime.service import build
+from cube_validator.analytics import AnalyticsPublisher
 from cube_validator.settings import ValidatorSettings
 from cube_validator.validation import on_month_result
 
@@ -15,6 +16,9 @@ _result: TypeAdapter[MonthResult] = TypeAdapter(MonthResult)
 
 def create_app() -> FastStream:
     app, rt = build("validator", ValidatorSettings)
+    analytics = AnalyticsPublisher(rt.settings.require_broker())
+    app.on_startup(analytics.start)
+    app.after_shutdown(analytics.stop)
 
     @rt.broker.subscriber(
         MONTH_COMPLETED, **subscriber_options("validator", rt.settings.cube_fetch_max_wait_ms)
@@ -23,6 +27,6 @@ def create_app() -> FastStream:
         """Aggregate month results and validate finished scenarios."""
         event = await parse_or_dead_letter(rt.broker, msg, _result, "validator")
         if isinstance(event, MonthCompleted | MonthFailed):
-            await on_month_result(rt.pool, rt.broker, event, rt.settings.cube_publish_chunk)
+            await on_month_result(rt.pool, rt.broker, analytics, event)
 
     return app

@@ -8,4 +8,4 @@ from cube_runtime.settings import CubeSettings
 class ValidatorSettings(CubeSettings):
     """Environment of the validator."""
 
-    cube_publish_chunk: int = Field(default=2000, ge=1, description="Analytics messages in flight at once.")
+    cube_validate_timeout: float = Field(default=120.0, gt=0, description="Seconds one validation may take.")

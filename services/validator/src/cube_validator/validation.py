@@ -8,9 +8,7 @@ import asyncpg
 from faststream.kafka import KafkaBroker
 
 from cube_contracts import (
-    ANALYTICS_BUSINESS_EVENTS,
     SCENARIO_LIFECYCLE,
-    BusinessEvent,
     MonthCompleted,
     MonthFailed,
     ScenarioCompleted,
@@ -24,13 +22,17 @@ from cube_engine import validate
 from cube_runtime.kafka import publish
 from cube_runtime.logs import scenario_var
 from cube_validator import repository as repo
+from cube_validator.analytics import AnalyticsPublisher
 
 log = logging.getLogger(__name__)
 PRODUCER = "validator"
 
 
 async def on_month_result(
-    pool: asyncpg.Pool, broker: KafkaBroker, event: MonthCompleted | MonthFailed, chunk: int = 2000
+    pool: asyncpg.Pool,
+    broker: KafkaBroker,
+    analytics: AnalyticsPublisher,
+    event: MonthCompleted | MonthFailed,
 ) -> None:
     """Handle MonthCompleted / MonthFailed; duplicates neither re-run the checks nor re-publish."""
     sid = event.scenario_id
@@ -65,7 +67,7 @@ async def on_month_result(
         await _fail(broker, sid, Stage.VALIDATING, reason)
         return
     await repo.finish(pool, sid, "validated", report)
-    await publish_events(broker, sid, events, chunk)
+    await analytics.publish(sid, events)
     await repo.mark_state(pool, sid, "published")
     warnings = sum(1 for c in report.checks if not c.passed)
     completed = ScenarioCompleted(
@@ -77,23 +79,6 @@ async def on_month_result(
     )
     await publish(broker, SCENARIO_LIFECYCLE, completed, key)
     log.info("scenario validated and published", extra={"events": len(events), "warnings": warnings})
-
-
-async def publish_events(broker: KafkaBroker, sid: UUID, events: list[BusinessEvent], chunk: int) -> None:
-    """Every business event on the analytics topic, many in flight at once, all confirmed."""
-    key = scenario_key(sid)
-    for start in range(0, len(events), chunk):
-        futures = [
-            await broker.publish(
-                e.model_dump_json().encode(),
-                ANALYTICS_BUSINESS_EVENTS,
-                key=key,
-                no_confirm=True,
-                headers={"event_type": e.event_type, "scenario_id": str(sid)},
-            )
-            for e in events[start : start + chunk]
-        ]
-        await asyncio.gather(*futures)
 
 
 async def _fail(broker: KafkaBroker, sid: UUID, stage: Stage, reason: str) -> None:
