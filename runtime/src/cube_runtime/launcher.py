@@ -128,6 +128,8 @@ class Stack:
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "DATABASE_URL": dsn,
             "CUBE_HOME": str(self.home),
+            "CUBE_HTTP_HOST": self.settings.cube_http_host,
+            "CUBE_HTTP_PORT": str(self.settings.cube_http_port),
         }
         for name in SERVICES:
             copies = self.workers if name == "month-worker" else 1

@@ -1,0 +1,201 @@
+"""HTTP routes: thin handlers over the repository."""
+
+import secrets
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from uuid import UUID
+
+import asyncpg
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi.responses import FileResponse
+
+from cube_contracts import EngineName, ScenarioSpec, Stage, legacy_stage
+from cube_gateway import cursor, repository
+from cube_gateway.schemas import (
+    EventPage,
+    LegacyGenerate,
+    LegacyStatus,
+    Problem,
+    ScenarioList,
+    ScenarioRequest,
+    ScenarioView,
+    ValidationView,
+)
+from cube_gateway.settings import GatewaySettings
+
+router = APIRouter()
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem},
+    422: {"model": Problem},
+    503: {"model": Problem},
+}
+STATIC = Path(__file__).parent / "static"
+
+
+def _pool(request: Request) -> asyncpg.Pool:
+    return request.app.state.pool
+
+
+def _settings(request: Request) -> GatewaySettings:
+    return request.app.state.settings
+
+
+Pool = Annotated[asyncpg.Pool, Depends(_pool)]
+Settings = Annotated[GatewaySettings, Depends(_settings)]
+
+
+def to_spec(body: ScenarioRequest, settings: GatewaySettings) -> ScenarioSpec:
+    """The spec a request stands for, with the server's defaults filled in."""
+    engine = body.engine or settings.cube_engine
+    if engine is EngineName.CLAUDE and not settings.anthropic_api_key:
+        raise HTTPException(422, "engine 'claude' needs ANTHROPIC_API_KEY, which is not set on this server")
+    seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
+    spec = ScenarioSpec(**body.model_dump(exclude={"seed", "engine"}), seed=seed, engine=engine)
+    try:
+        from cube_engine import validate_params
+    except ImportError:
+        return spec
+    try:
+        validate_params(spec)
+    except ValueError as exc:
+        raise HTTPException(422, f"params: {exc}") from None
+    return spec
+
+
+async def _view_or_404(pool: asyncpg.Pool, sid: UUID) -> ScenarioView:
+    found = await repository.view(pool, sid)
+    if found is None:
+        raise HTTPException(404, f"no scenario {sid}")
+    return found
+
+
+@router.post(
+    "/api/scenarios",
+    status_code=202,
+    response_model=ScenarioView,
+    responses={**ERRORS, 409: {"model": Problem}},
+)
+async def create_scenario(
+    body: ScenarioRequest,
+    pool: Pool,
+    settings: Settings,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> ScenarioView:
+    """Accept a scenario; it is generated in the background."""
+    spec = to_spec(body, settings)
+    try:
+        sid, created = await repository.create(pool, spec, idempotency_key)
+    except repository.IdempotencyConflict as exc:
+        raise HTTPException(409, str(exc)) from None
+    if not created:
+        response.status_code = 200
+    response.headers["Location"] = f"/api/scenarios/{sid}"
+    return await _view_or_404(pool, sid)
+
+
+@router.get("/api/scenarios", response_model=ScenarioList, responses=ERRORS)
+async def list_scenarios(
+    pool: Pool,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor_: Annotated[str | None, Query(alias="cursor")] = None,
+) -> ScenarioList:
+    """Scenarios, newest first."""
+    after = None
+    if cursor_:
+        try:
+            created, sid = cursor.decode(cursor_, 2)
+            after = (datetime.fromisoformat(created), UUID(sid))
+        except ValueError as exc:
+            raise HTTPException(422, f"cursor: {exc}") from None
+    items = await repository.page(pool, limit, after)
+    last = items[-1] if len(items) == limit else None
+    return ScenarioList(
+        items=items,
+        next_cursor=cursor.encode(last.created_at.isoformat(), last.scenario_id) if last else None,
+    )
+
+
+@router.get("/api/scenarios/{scenario_id}", response_model=ScenarioView, responses=ERRORS)
+async def get_scenario(scenario_id: UUID, pool: Pool) -> ScenarioView:
+    """One scenario's status, progress and summary."""
+    return await _view_or_404(pool, scenario_id)
+
+
+@router.get("/api/scenarios/{scenario_id}/master-data", responses=ERRORS)
+async def master_data(scenario_id: UUID, pool: Pool) -> dict:  # type: ignore[type-arg]
+    """Company and catalogue of the scenario."""
+    await _view_or_404(pool, scenario_id)
+    data = await pool.fetchval("SELECT data FROM master_data WHERE scenario_id = $1", scenario_id)
+    if data is None:
+        raise HTTPException(404, "master data is not ready yet: the scenario has not been planned")
+    return data  # type: ignore[no-any-return]
+
+
+@router.get("/api/scenarios/{scenario_id}/events", response_model=EventPage, responses=ERRORS)
+async def list_events(
+    scenario_id: UUID,
+    pool: Pool,
+    month: Annotated[int | None, Query(ge=1, le=24)] = None,
+    event_type: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor_: Annotated[str | None, Query(alias="cursor", max_length=200)] = None,
+) -> EventPage:
+    """Business events in (month, sequence) order."""
+    await _view_or_404(pool, scenario_id)
+    after = None
+    if cursor_:
+        try:
+            m, seq = cursor.decode(cursor_, 2)
+            after = (int(m), int(seq))
+        except ValueError as exc:
+            raise HTTPException(422, f"cursor: {exc}") from None
+    rows = await repository.events(pool, scenario_id, limit, after, month, event_type)
+    last = rows[-1] if len(rows) == limit else None
+    return EventPage(
+        items=[repository.event_json(r) for r in rows],
+        next_cursor=cursor.encode(last["month"], last["seq"]) if last else None,
+    )
+
+
+@router.get("/api/scenarios/{scenario_id}/validation", response_model=ValidationView, responses=ERRORS)
+async def validation(scenario_id: UUID, pool: Pool) -> ValidationView:
+    """Every check of the validator, and the KPIs per month."""
+    await _view_or_404(pool, scenario_id)
+    row = await pool.fetchrow(
+        "SELECT passed, summary, checks, kpis FROM validations WHERE scenario_id = $1", scenario_id
+    )
+    if row is None or row["checks"] is None:
+        raise HTTPException(404, "not validated yet")
+    return ValidationView(
+        scenario_id=scenario_id,
+        passed=row["passed"],
+        summary=row["summary"],
+        checks=row["checks"],
+        kpis=row["kpis"] or {},
+    )
+
+
+@router.post("/api/generate", status_code=202, responses=ERRORS)
+async def legacy_generate(body: LegacyGenerate, pool: Pool, settings: Settings) -> dict[str, str]:
+    """The first version's start call."""
+    spec = to_spec(ScenarioRequest(business_type=body.scenarioType), settings)
+    sid, _ = await repository.create(pool, spec, None)
+    return {"scenarioId": str(sid), "status": "queued"}
+
+
+@router.get("/api/status/{scenarioId}", response_model=LegacyStatus, responses=ERRORS)
+async def legacy_status(scenarioId: UUID, pool: Pool) -> LegacyStatus:
+    """The first version's status call, with its stage names."""
+    found = await _view_or_404(pool, scenarioId)
+    stage = legacy_stage(Stage(found.current_stage), found.months_done, found.months_total)
+    return LegacyStatus(
+        scenarioId=found.scenario_id, status=found.status, progress=found.progress,
+        currentStage=stage, errorMessage=found.error_message,
+    )  # fmt: skip
+
+
+@router.get("/", include_in_schema=False)
+async def page() -> FileResponse:
+    return FileResponse(STATIC / "index.html")

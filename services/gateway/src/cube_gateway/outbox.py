@@ -1,0 +1,127 @@
+"""The outbox: events written with their rows in one transaction, relayed to Kafka afterwards.
+
+An accepted request is never lost: if the broker is down, rows wait and go out once it is back.
+"""
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from pydantic import BaseModel
+
+from cube_runtime.kafka import encode, event_headers
+
+log = logging.getLogger(__name__)
+CHANNEL = "cube_outbox"
+
+
+async def add(conn: asyncpg.Connection, topic: str, key: bytes, event: BaseModel) -> None:
+    """Queue `event` inside the caller's transaction; NOTIFY is delivered at its commit."""
+    await conn.execute(
+        "INSERT INTO outbox (topic, key, payload, headers) VALUES ($1, $2, $3, $4)",
+        topic,
+        key,
+        encode(event),
+        event_headers(event),
+    )
+    await conn.execute(f"NOTIFY {CHANNEL}")
+
+
+class Relay:
+    """Publishes unsent outbox rows in order; woken by NOTIFY, with a slow poll as a safety net."""
+
+    def __init__(self, pool: asyncpg.Pool, dsn: str, bootstrap: str, poll_interval: float = 0.5) -> None:
+        self.pool, self.dsn, self.bootstrap = pool, dsn, bootstrap
+        self.poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._listener: asyncpg.Connection | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self.published = 0
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+        if self.producer is not None:
+            with contextlib.suppress(Exception):
+                await self.producer.stop()
+
+    def _notified(self, *_: Any) -> None:
+        self._wake.set()
+
+    async def _listen(self) -> None:
+        if self._listener is None or self._listener.is_closed():
+            self._listener = await asyncpg.connect(self.dsn)
+            await self._listener.add_listener(CHANNEL, self._notified)
+
+    async def _producer(self) -> AIOKafkaProducer:
+        if self.producer is None:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.bootstrap.split(","), acks="all", linger_ms=0, request_timeout_ms=5000
+            )
+            await producer.start()
+            self.producer = producer
+        return self.producer
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                await self._listen()
+                while await self.flush():
+                    pass
+                backoff = 0.1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                self._wake.clear()
+            except asyncio.CancelledError:
+                raise
+            except (KafkaError, OSError, asyncpg.PostgresError, TimeoutError) as exc:
+                log.warning("outbox relay waiting for the broker or database", extra={"error": str(exc)})
+                if self.producer is not None:
+                    with contextlib.suppress(Exception):
+                        await self.producer.stop()
+                    self.producer = None
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def flush(self, limit: int = 200) -> int:
+        """Publish one batch of unsent rows; returns how many went out."""
+        producer = await self._producer()
+        async with self.pool.acquire() as conn, conn.transaction():
+            # SKIP LOCKED: several gateways can relay at once without sending a row twice.
+            rows = await conn.fetch(
+                "SELECT id, topic, key, payload, headers FROM outbox WHERE sent_at IS NULL"
+                " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                limit,
+            )
+            if not rows:
+                return 0
+            futures = [
+                await producer.send(
+                    r["topic"], r["payload"], key=r["key"],
+                    headers=[(k, str(v).encode()) for k, v in (r["headers"] or {}).items()],
+                )
+                for r in rows
+            ]  # fmt: skip
+            await asyncio.gather(*futures)
+            await conn.execute(
+                "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
+            )
+        self.published += len(rows)
+        return len(rows)
+
+    async def pending(self) -> int:
+        return int(await self.pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))

@@ -1,0 +1,178 @@
+"""The gateway's reads and its one write (a scenario with its outbox row)."""
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from cube_contracts import (
+    REFERENCE_FIELDS,
+    SCENARIO_REQUESTED,
+    STAGE_MESSAGES,
+    LlmUsage,
+    ScenarioRequested,
+    ScenarioSpec,
+    Stage,
+    scenario_key,
+)
+from cube_gateway import outbox
+from cube_gateway.schemas import ScenarioView, ValidationSummary
+
+VIEW_SQL = """
+SELECT s.scenario_id, s.business_type, s.engine, s.seed, s.months, s.spec, s.created_at,
+       st.status, st.stage, st.progress, st.stage_message, st.months_done, st.months_total, st.error_message,
+       st.event_count, st.timings, st.usage, st.updated_at, st.completed_at,
+       v.passed, v.summary, v.checks
+FROM scenarios s
+JOIN scenario_status st USING (scenario_id)
+LEFT JOIN validations v USING (scenario_id)
+"""
+
+
+class IdempotencyConflict(Exception):
+    """The Idempotency-Key was used before with a different request."""
+
+
+def request_hash(spec: ScenarioSpec) -> str:
+    return hashlib.sha256(spec.model_dump_json().encode()).hexdigest()
+
+
+async def create(pool: asyncpg.Pool, spec: ScenarioSpec, idempotency_key: str | None) -> tuple[UUID, bool]:
+    """Store a scenario, its queued status and its ScenarioRequested in one transaction.
+
+    Returns (scenario_id, created); a known Idempotency-Key returns the earlier scenario."""
+    digest = request_hash(spec)
+    if idempotency_key:
+        found = await _by_key(pool, idempotency_key, digest)
+        if found:
+            return found, False
+    sid = uuid4()
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO scenarios (scenario_id, business_type, engine, seed, months, spec, idempotency_key,"
+                " request_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                sid, spec.business_type.value, spec.engine.value, spec.seed, spec.months,
+                json.loads(spec.model_dump_json()), idempotency_key, digest,
+            )  # fmt: skip
+            await conn.execute(
+                "INSERT INTO scenario_status (scenario_id, status, stage, progress, stage_message, months_total)"
+                " VALUES ($1, 'queued', 'queued', 0, $2, $3)",
+                sid,
+                STAGE_MESSAGES[Stage.QUEUED],
+                spec.months,
+            )
+            event = ScenarioRequested(scenario_id=sid, producer="gateway", spec=spec)
+            await outbox.add(conn, SCENARIO_REQUESTED, scenario_key(sid), event)
+    except asyncpg.UniqueViolationError:
+        # Two requests with the same key raced; the other one won.
+        found = await _by_key(pool, idempotency_key or "", digest)
+        if found is None:
+            raise
+        return found, False
+    return sid, True
+
+
+async def _by_key(pool: asyncpg.Pool, key: str, digest: str) -> UUID | None:
+    row = await pool.fetchrow(
+        "SELECT scenario_id, request_hash FROM scenarios WHERE idempotency_key = $1", key
+    )
+    if row is None:
+        return None
+    if row["request_hash"] != digest:
+        raise IdempotencyConflict(f"Idempotency-Key {key!r} was already used with a different request")
+    return UUID(str(row["scenario_id"]))
+
+
+def _eta(row: asyncpg.Record, now: datetime) -> float | None:
+    if row["status"] == "completed":
+        return 0.0
+    if row["status"] != "processing" or row["progress"] < 10:
+        return None
+    # Extrapolate the measured pace of the stages so far over what is left.
+    elapsed = (now - row["created_at"]).total_seconds()
+    return round(elapsed * (100 - row["progress"]) / row["progress"], 2)
+
+
+def to_view(row: asyncpg.Record) -> ScenarioView:
+    spec = row["spec"]
+    validation = None
+    if row["checks"] is not None:
+        checks = row["checks"]
+        failed = sum(1 for c in checks if not c["passed"] and c.get("severity", "error") == "error")
+        warnings = sum(1 for c in checks if not c["passed"] and c.get("severity") == "warning")
+        validation = ValidationSummary(
+            passed=row["passed"], summary=row["summary"], checks=len(checks), failed=failed, warnings=warnings
+        )
+    return ScenarioView(
+        scenario_id=row["scenario_id"], business_type=row["business_type"], engine=row["engine"], seed=row["seed"],
+        months=row["months"], start_month=spec.get("start_month", ""), scale=spec.get("scale", 1.0),
+        name=spec.get("name"), status=row["status"], progress=row["progress"], current_stage=row["stage"],
+        stage_message=row["stage_message"], months_done=row["months_done"], months_total=row["months_total"],
+        error_message=row["error_message"], created_at=row["created_at"], updated_at=row["updated_at"],
+        completed_at=row["completed_at"], event_count=row["event_count"], validation=validation,
+        eta_seconds=_eta(row, datetime.now(UTC)),
+        usage=LlmUsage.model_validate(row["usage"]) if row["usage"] else None, timings=row["timings"] or {},
+    )  # fmt: skip
+
+
+async def view(pool: asyncpg.Pool, sid: UUID) -> ScenarioView | None:
+    row = await pool.fetchrow(VIEW_SQL + " WHERE s.scenario_id = $1", sid)
+    return to_view(row) if row else None
+
+
+async def page(pool: asyncpg.Pool, limit: int, after: tuple[datetime, UUID] | None) -> list[ScenarioView]:
+    if after is None:
+        rows = await pool.fetch(VIEW_SQL + " ORDER BY s.created_at DESC, s.scenario_id DESC LIMIT $1", limit)
+    else:
+        rows = await pool.fetch(
+            VIEW_SQL + " WHERE (s.created_at, s.scenario_id) < ($2, $3)"
+            " ORDER BY s.created_at DESC, s.scenario_id DESC LIMIT $1",
+            limit, after[0], after[1],
+        )  # fmt: skip
+    return [to_view(r) for r in rows]
+
+
+def event_json(row: asyncpg.Record) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "event_id": str(row["event_id"]),
+        "scenario_id": str(row["scenario_id"]),
+        "month": row["month"],
+        "occurred_at": row["occurred_at"].isoformat(),
+        "event_type": row["event_type"],
+        "amount": None if row["amount"] is None else f"{row['amount']:.2f}",
+        "currency": row["currency"],
+    }
+    for ref in REFERENCE_FIELDS:
+        item[ref] = row[ref]
+    item["attributes"] = row["attributes"]
+    return item
+
+
+async def events(
+    pool: asyncpg.Pool,
+    sid: UUID,
+    limit: int,
+    after: tuple[int, int] | None,
+    month: int | None,
+    event_type: str | None,
+) -> list[asyncpg.Record]:
+    clauses: list[str] = ["scenario_id = $1"]
+    args: list[Any] = [sid]
+    if after is not None:
+        args += [after[0], after[1]]
+        clauses.append(f"(month, seq) > (${len(args) - 1}, ${len(args)})")
+    if month is not None:
+        args.append(month)
+        clauses.append(f"month = ${len(args)}")
+    if event_type is not None:
+        args.append(event_type)
+        clauses.append(f"event_type = ${len(args)}")
+    args.append(limit)
+    sql = (
+        f"SELECT * FROM business_events WHERE {' AND '.join(clauses)} ORDER BY month, seq LIMIT ${len(args)}"
+    )
+    return list(await pool.fetch(sql, *args))
