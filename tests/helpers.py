@@ -42,7 +42,13 @@ async def read_topic(bootstrap: str, topic: str, key: bytes | None = None) -> li
         await consumer.seek_to_beginning(*parts)
         end = await consumer.end_offsets(parts)
         records = []
-        while any((await consumer.position(tp)) < end[tp] for tp in parts):
+        async def behind() -> bool:
+            for tp in parts:
+                if await consumer.position(tp) < end[tp]:
+                    return True
+            return False
+
+        while await behind():
             batch = await consumer.getmany(timeout_ms=500)
             for recs in batch.values():
                 records.extend(r for r in recs if key is None or r.key == key)
