@@ -16,11 +16,12 @@ from cube_contracts import (
 )
 from cube_contracts.topics import scenario_key
 from cube_engine import Engine, content_hash
-from cube_month_worker.store import MasterDataCache, replace_month
+from cube_month_worker.store import MasterDataCache, load_plan, replace_month
 from cube_runtime.logs import scenario_var
 
 log = logging.getLogger(__name__)
 PRODUCER = "month-worker"
+STORED_PLAN = "$stored"  # the planner kept a large plan in month_plans
 
 
 async def render(
@@ -44,7 +45,10 @@ async def render(
     started = time.perf_counter()
     try:
         master = await cache.get(pool, sid)
-        events = await engine.render_month(sid, req.spec, master, month, req.plan)
+        plan = req.plan
+        if plan.get(STORED_PLAN):
+            plan = await load_plan(pool, sid, month)
+        events = await engine.render_month(sid, req.spec, master, month, plan)
         await replace_month(pool, sid, month, events)
     except (ValueError, LookupError, RuntimeError) as exc:
         log.warning("month failed", extra={"month": month, "error": str(exc)})

@@ -79,3 +79,13 @@ class MasterDataCache:
             self._items.pop(next(iter(self._items)))
         self._items[scenario_id] = master
         return master
+
+
+async def load_plan(pool: asyncpg.Pool, scenario_id: UUID, month: int) -> dict[str, Any]:
+    """A month plan the planner stored instead of sending."""
+    plan = await pool.fetchval(
+        "SELECT plan FROM month_plans WHERE scenario_id = $1 AND month = $2", scenario_id, month
+    )
+    if plan is None:
+        raise LookupError(f"no stored plan for month {month} of scenario {scenario_id}")
+    return dict(plan)

@@ -27,6 +27,10 @@ from cube_runtime.kafka import month_partition, publish
 
 log = logging.getLogger(__name__)
 PRODUCER = "planner"
+# A large month plan (many bookings or subscriptions at a big scale) stays in month_plans and
+# the message says so, which keeps every message well under the broker's size limit.
+INLINE_PLAN_BYTES = 256 * 1024
+STORED_PLAN = "$stored"
 
 
 def _ms(since: float) -> int:
@@ -87,8 +91,9 @@ async def plan(pool: asyncpg.Pool, broker: KafkaBroker, engine: Engine, event: S
         return
     for month, month_plan in enumerate(plans, start=1):
         request = MonthRequested(
-            **ids("MonthRequested", month), spec=spec, month=month, months_total=spec.months, plan=month_plan
-        )
+            **ids("MonthRequested", month), spec=spec, month=month, months_total=spec.months,
+            plan=month_plan if len(json.dumps(month_plan)) <= INLINE_PLAN_BYTES else {STORED_PLAN: True},
+        )  # fmt: skip
         await publish(broker, MONTH_REQUESTED, request, month_key(sid, month), month_partition(sid, month))
     await mark_done(pool, event.event_id)
 
