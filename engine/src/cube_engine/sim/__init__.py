@@ -1,0 +1,1 @@
+"""The deterministic business simulation, one module per business type."""

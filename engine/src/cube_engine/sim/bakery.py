@@ -1,0 +1,178 @@
+"""A bakery: catalogue with dated price changes, tickets by hour, production and waste,
+ingredient purchases, staff and fixed costs (REALISM.md, bakery)."""
+
+from datetime import date, timedelta
+from typing import Any
+from uuid import UUID
+
+from cube_contracts import BusinessType, Company, Entity, MasterData, ScenarioSpec
+from cube_engine.sim import common
+from cube_engine.sim.builder import MonthBuilder
+from cube_engine.sim.streams import (
+    at,
+    cumulative,
+    days,
+    month_bounds,
+    pareto_weights,
+    person,
+    poisson,
+    stream,
+    weighted_index,
+)  # fmt: skip
+
+PARAMS = {"tickets_per_day": common.Param(24.0, 1.0, 400.0)}
+
+# name, category, price (cents), unit cost share of price, popularity
+CATALOGUE = [
+    ("Baguette tradition", "bread", 130, 0.22, 10.0), ("Pain de campagne", "bread", 420, 0.24, 3.0),
+    ("Pain complet", "bread", 380, 0.25, 2.0), ("Croissant", "viennoiserie", 125, 0.28, 8.0),
+    ("Pain au chocolat", "viennoiserie", 140, 0.30, 7.0), ("Pain aux raisins", "viennoiserie", 170, 0.30, 2.5),
+    ("Chausson aux pommes", "viennoiserie", 190, 0.29, 2.0), ("Éclair au chocolat", "pastry", 350, 0.31, 2.5),
+    ("Tarte aux fraises", "pastry", 420, 0.34, 1.5), ("Mille-feuille", "pastry", 390, 0.32, 1.5),
+    ("Flan pâtissier", "pastry", 280, 0.27, 2.0), ("Sandwich jambon-beurre", "snack", 550, 0.33, 3.5),
+    ("Quiche lorraine", "snack", 480, 0.30, 2.0), ("Café", "drink", 180, 0.12, 5.0),
+    ("Jus d'orange", "drink", 320, 0.30, 1.2), ("Galette des rois", "cake", 2200, 0.30, 0.3),
+]  # fmt: skip
+WEEKDAY = [0.0, 0.9, 0.95, 1.0, 1.1, 1.45, 1.25]  # Monday closed, Saturday busiest
+SEASON = [0.92, 0.95, 1.0, 1.02, 1.05, 1.02, 0.92, 0.80, 1.0, 1.02, 1.05, 1.25]
+HOURS = cumulative([0, 0, 0, 0, 0, 0, 0, 9, 11, 7, 4, 5, 9, 7, 3, 3, 5, 7, 6, 3, 0, 0, 0, 0])
+HOLIDAYS = {(12, 24): 2.1, (12, 31): 1.7, (1, 6): 1.5, (2, 14): 1.3, (5, 1): 0.0, (12, 25): 0.0, (1, 1): 0.0}
+LINES = cumulative([62, 28, 10])  # lines per ticket: 1, 2 or 3
+QTY = cumulative([70, 18, 6, 4, 2])  # units per line: 1..5 (about 1.5 on average)
+
+
+def master(scenario_id: UUID, spec: ScenarioSpec) -> MasterData:
+    params = common.resolve_params(spec, PARAMS)
+    rng = stream(spec.seed, 0, "bakery-master")
+    location, tld = common.CURRENCIES[params["currency"]]
+    domain = f"boulangerie-{rng.randint(10, 99)}.{tld}"
+    first, end = spec.start, month_bounds(spec.start, spec.months)[1]
+    products = []
+    rise_day = first + timedelta(days=rng.randint(120, 240))  # one dated price rise in the year
+    for i, (name, category, price, cost_share, popularity) in enumerate(CATALOGUE):
+        base = round(price * params["price_level"] / 5) * 5
+        raised = round(base * rng.uniform(1.03, 1.08) / 5) * 5
+        products.append(Entity(
+            id=f"P{i + 1:03d}", name=name, category=category, popularity=popularity,
+            unit_cost_cents=round(base * cost_share * rng.uniform(0.92, 1.08)),
+            price_history=[{"from": first.isoformat(), "price_cents": base},
+                           {"from": rise_day.isoformat(), "price_cents": raised}],
+        ))  # fmt: skip
+    n_customers = max(20, round(40 * spec.scale))
+    customers = []
+    for i in range(n_customers):
+        name, email = person(rng, "example.org")
+        customers.append(Entity(id=f"C{i + 1:05d}", name=name, email=email, loyalty_card=True))
+    staff_scale = max(1, round(spec.scale**0.8))
+    staff = common.employees(rng, [("baker", 2 * staff_scale, 220000, 290000), ("pastry chef", staff_scale,
+                              230000, 300000), ("sales assistant", 2 * staff_scale, 180000, 220000)],
+                              first, end, domain)  # fmt: skip
+    suppliers = [Entity(id=f"S{i + 1:02d}", name=n, supplies=k) for i, (n, k) in enumerate([
+        ("Moulins de la Vallée", "flour"), ("Laiterie Centrale", "dairy"), ("Primeurs du Marché", "fruit"),
+        ("Emballages Pro", "packaging"), ("Torréfaction Arabica", "coffee")])]  # fmt: skip
+    name = (
+        spec.name or f"Boulangerie {rng.choice(['du Marché', 'Saint-Honoré', 'des Halles', 'Belle Croûte'])}"
+    )
+    company = Company(id="CO1", name=name, business_type=BusinessType.BAKERY, currency=params["currency"],
+                      founded=date(first.year - rng.randint(3, 30), rng.randint(1, 12), 1), location=location,
+                      description="An artisan bakery: breads, viennoiseries and pastries baked on site.")  # fmt: skip
+    return MasterData(
+        company=company, products=products, customers=customers, employees=staff, suppliers=suppliers
+    )
+
+
+def plan(spec: ScenarioSpec, md: MasterData) -> list[dict[str, Any]]:
+    params = common.resolve_params(spec, PARAMS)
+    plans = []
+    for month in range(1, spec.months + 1):
+        first, _ = month_bounds(spec.start, month)
+        trend = (1 + params["growth"]) ** ((month - 1) / 12)
+        plans.append({
+            "demand": round(params["tickets_per_day"] * spec.scale * trend * SEASON[first.month - 1], 4),
+            "rent_cents": round(250000 * max(1.0, spec.scale ** 0.7)),
+            "utilities_cents": round(60000 * max(1.0, spec.scale ** 0.7) * (1.15 if first.month in (1, 2, 12) else 1)),
+        })  # fmt: skip
+    return plans
+
+
+def _price(product: Entity, day: date) -> int:
+    price = 0
+    for step in product.price_history:  # type: ignore[attr-defined]
+        if date.fromisoformat(step["from"]) <= day:
+            price = step["price_cents"]
+    return price
+
+
+def render(
+    scenario_id: UUID, spec: ScenarioSpec, md: MasterData, month: int, p: dict[str, Any]
+) -> MonthBuilder:
+    first, end = month_bounds(spec.start, month)
+    b = MonthBuilder(scenario_id, month, md.company.currency)
+    rng = stream(spec.seed, month, "bakery-tickets")
+    waste_rng = stream(spec.seed, month, "bakery-waste")
+    refund_rng = stream(spec.seed, month, "bakery-refunds")
+    products = md.products
+    popularity = cumulative([pr.popularity for pr in products])  # type: ignore[attr-defined]
+    loyalty = cumulative(pareto_weights(stream(spec.seed, 0, "bakery-loyalty"), len(md.customers)))
+    weekly_cost: dict[int, int] = {}
+    ticket_no = 0
+    for day in days(first, end):
+        factor = WEEKDAY[day.weekday()] * HOLIDAYS.get((day.month, day.day), 1.0)
+        if factor == 0:
+            continue
+        sold = [0] * len(products)
+        for _ in range(poisson(rng, p["demand"] * factor)):
+            ticket_no += 1
+            hour = weighted_index(rng, HOURS) + rng.random()
+            lines, total = [], 0
+            for _ in range(weighted_index(rng, LINES) + 1):
+                i = weighted_index(rng, popularity)
+                if products[i].category == "cake" and day.month != 1:  # type: ignore[attr-defined]
+                    i = 0  # the galette is sold in January only
+                qty = weighted_index(rng, QTY) + 1
+                price = _price(products[i], day)
+                lines.append({"product_id": products[i].id, "quantity": qty, "unit_price_cents": price,
+                              "line_cents": qty * price})  # fmt: skip
+                sold[i] += qty
+                total += qty * price
+            customer = md.customers[weighted_index(rng, loyalty)].id if rng.random() < 0.3 else None
+            ticket = f"T{month:02d}-{ticket_no:06d}"
+            b.add(at(day, hour), "sale", total, {"ticket_id": ticket, "lines": lines,
+                  "payment": "card" if rng.random() < 0.68 else "cash"}, customer_id=customer)  # fmt: skip
+            if refund_rng.random() < 0.004:
+                line = lines[0]
+                b.add(at(day, min(hour + 0.5, 20.5)), "refund", -line["line_cents"],
+                      {"ticket_id": ticket, "reason": "quality complaint", "product_id": line["product_id"],
+                       "quantity": line["quantity"]}, customer_id=customer)  # fmt: skip
+        production = []
+        cost = 0
+        for i, pr in enumerate(products):
+            if sold[i] == 0:
+                continue
+            # Unsold bread is about 4-6 % of production (Pietrangeli et al. 2023); stochastic
+            # rounding keeps small quantities from always rounding the waste away.
+            expected = sold[i] * waste_rng.uniform(0.035, 0.075)
+            waste = int(expected) + (waste_rng.random() < expected - int(expected))
+            made = sold[i] + waste
+            production.append({"product_id": pr.id, "produced": made, "sold": sold[i], "waste": waste,
+                               "unit_cost_cents": pr.unit_cost_cents})  # type: ignore[attr-defined]  # fmt: skip
+            cost += made * pr.unit_cost_cents  # type: ignore[attr-defined]
+        if production:
+            b.add(at(day, 5), "production", None, {"lines": production})
+            wasted = sum(line["waste"] * line["unit_cost_cents"] for line in production)
+            b.add(at(day, 20.5), "waste", None, {"units": sum(line["waste"] for line in production),
+                                                  "cost_cents": wasted})  # fmt: skip
+        weekly_cost[day.isocalendar()[1]] = weekly_cost.get(day.isocalendar()[1], 0) + cost
+    # Ingredients are bought weekly for what that week produced, split over the suppliers.
+    shares = [("S01", 0.40), ("S02", 0.25), ("S03", 0.15), ("S04", 0.08), ("S05", 0.12)]
+    buy_days = [d for d in days(first, end) if d.weekday() == 1] or [first]
+    for week, cents in sorted(weekly_cost.items()):
+        day = next((d for d in buy_days if d.isocalendar()[1] == week), buy_days[-1])
+        for supplier, share in shares:
+            amount = round(cents * share)
+            if amount:
+                b.add(at(day, 6), "purchase", -amount, {"category": "ingredients", "week": week},
+                      supplier_id=supplier)  # fmt: skip
+    common.render_staff_and_fixed_costs(b, md.employees, first, end,
+                                        [("rent", 1, p["rent_cents"]), ("utilities", 15, p["utilities_cents"])])  # fmt: skip
+    return b

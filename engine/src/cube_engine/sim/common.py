@@ -1,0 +1,110 @@
+"""What every business shares: parameters with bounds, staff and payroll, fixed costs."""
+
+import random
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from cube_contracts import Entity, ScenarioSpec
+from cube_engine.sim.builder import MonthBuilder
+from cube_engine.sim.streams import at, days, person
+
+CURRENCIES = {"EUR": ("Paris, France", "fr"), "USD": ("Austin, United States", "com"),
+              "GBP": ("Bristol, United Kingdom", "co.uk")}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Param:
+    """A user-settable parameter and its bounds."""
+
+    default: Any
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+
+
+COMMON_PARAMS = {
+    "growth": Param(0.08, -0.5, 1.5),  # yearly growth of demand
+    "price_level": Param(1.0, 0.5, 2.0),  # multiplies every catalogue price
+    "currency": Param("EUR", choices=tuple(CURRENCIES)),
+}
+
+
+def resolve_params(spec: ScenarioSpec, extra: dict[str, Param]) -> dict[str, Any]:
+    """The spec's params with defaults filled in; unknown or out-of-bounds ones raise ValueError."""
+    allowed = {**COMMON_PARAMS, **extra}
+    unknown = sorted(set(spec.params) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"unknown parameter(s) {unknown} for {spec.business_type.value}; known: {sorted(allowed)}"
+        )
+    out: dict[str, Any] = {}
+    for name, p in allowed.items():
+        value = spec.params.get(name, p.default)
+        if p.choices:
+            if value not in p.choices:
+                raise ValueError(f"{name} must be one of {list(p.choices)}, got {value!r}")
+        else:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{name} must be a number, got {value!r}")
+            if (p.low is not None and value < p.low) or (p.high is not None and value > p.high):
+                raise ValueError(f"{name} must be between {p.low} and {p.high}, got {value}")
+        out[name] = value
+    return out
+
+
+def employees(
+    rng: random.Random, roles: list[tuple[str, int, int, int]], start: date, end: date, domain: str
+) -> list[Entity]:
+    """Staff: (role, count, monthly salary low, high) in cents; some join or leave during the window."""
+    staff: list[Entity] = []
+    window = (end - start).days
+    for role, count, low, high in roles:
+        for _ in range(count):
+            name, email = person(rng, domain)
+            hired = start - timedelta(days=rng.randint(30, 2000))
+            left = None
+            roll = rng.random()
+            if roll < 0.12:
+                hired = start + timedelta(days=rng.randint(10, max(11, window - 30)))
+            elif roll < 0.20:
+                left = start + timedelta(days=rng.randint(30, max(31, window - 1)))
+            staff.append(
+                Entity(
+                    id=f"E{len(staff) + 1:04d}", name=name, email=email, role=role,
+                    monthly_salary_cents=rng.randrange(low, high, 500), hired_on=hired.isoformat(),
+                    left_on=left.isoformat() if left else None,
+                )
+            )  # fmt: skip
+    return staff
+
+
+def payroll_cents(employee: Entity, first: date, end: date) -> int:
+    """Salary for the days of [first, end) the employee was employed, prorated by calendar days."""
+    hired = date.fromisoformat(employee.hired_on)  # type: ignore[attr-defined]
+    left = date.fromisoformat(employee.left_on) if employee.left_on else None  # type: ignore[attr-defined]
+    active_from = max(first, hired)
+    active_to = min(end, left) if left else end
+    active = (active_to - active_from).days
+    if active <= 0:
+        return 0
+    total = (end - first).days
+    return round(employee.monthly_salary_cents * active / total)  # type: ignore[attr-defined]
+
+
+def render_staff_and_fixed_costs(
+    b: MonthBuilder, staff: list[Entity], first: date, end: date, fixed: list[tuple[str, int, int]]
+) -> None:
+    """Hires on their day, payroll on the last day of the month, fixed costs (label, day, cents)."""
+    last = days(first, end)[-1]
+    for e in staff:
+        hired = date.fromisoformat(e.hired_on)  # type: ignore[attr-defined]
+        if first <= hired < end:
+            b.add(at(hired, 9), "hire", None, {"role": e.role}, employee_id=e.id)  # type: ignore[attr-defined]
+        if e.left_on and first <= date.fromisoformat(e.left_on) < end:  # type: ignore[attr-defined]
+            b.add(at(date.fromisoformat(e.left_on), 17), "departure", None, {}, employee_id=e.id)  # type: ignore[attr-defined]
+        cents = payroll_cents(e, first, end)
+        if cents:
+            b.add(at(last, 18), "payroll", -cents, {"role": e.role}, employee_id=e.id)  # type: ignore[attr-defined]
+    for label, day, cents in fixed:
+        b.add(at(first.replace(day=day), 10), "expense", -cents, {"category": label})

@@ -1,0 +1,71 @@
+"""The `simulated` engine: offline, deterministic, calibrated (DESIGN.md, "Engines")."""
+
+import asyncio
+import hashlib
+import json
+from types import ModuleType
+from typing import Any
+from uuid import UUID
+
+from cube_contracts import BusinessEvent, BusinessType, MasterData, ScenarioSpec
+from cube_engine.base import LATENCY_PROFILES
+from cube_engine.sim import bakery, common, hotel, saas
+
+MODULES: dict[BusinessType, ModuleType] = {
+    BusinessType.BAKERY: bakery,
+    BusinessType.HOTEL: hotel,
+    BusinessType.TECH_STARTUP: saas,
+}
+
+
+def validate_params(spec: ScenarioSpec) -> None:
+    """Raise ValueError naming the parameter when `spec.params` has an unknown or out-of-bounds value."""
+    common.resolve_params(spec, MODULES[spec.business_type].PARAMS)
+
+
+class SimulatedEngine:
+    """Numbers from a model of the business; the same spec gives the same bytes."""
+
+    name = "simulated"
+
+    def __init__(self, latency: str = "0") -> None:
+        if latency not in LATENCY_PROFILES:
+            raise ValueError(f"CUBE_SIM_LATENCY must be one of {sorted(LATENCY_PROFILES)}, got {latency!r}")
+        self.latency = LATENCY_PROFILES[latency]
+
+    async def master_data(self, scenario_id: UUID, spec: ScenarioSpec) -> MasterData:
+        await asyncio.sleep(self.latency[0])
+        return await asyncio.to_thread(MODULES[spec.business_type].master, scenario_id, spec)
+
+    async def plan_months(
+        self, scenario_id: UUID, spec: ScenarioSpec, master: MasterData
+    ) -> list[dict[str, Any]]:
+        await asyncio.sleep(self.latency[1])
+        return await asyncio.to_thread(MODULES[spec.business_type].plan, spec, master)
+
+    async def render_month(
+        self, scenario_id: UUID, spec: ScenarioSpec, master: MasterData, month: int, plan: dict[str, Any]
+    ) -> list[BusinessEvent]:
+        await asyncio.sleep(self.latency[2])
+        return await asyncio.to_thread(render_month, scenario_id, spec, master, month, plan)
+
+
+def render_month(
+    scenario_id: UUID, spec: ScenarioSpec, master: MasterData, month: int, plan: dict[str, Any]
+) -> list[BusinessEvent]:
+    """One month's events from the plan alone (sync; what the engine runs in a thread)."""
+    if not 1 <= month <= spec.months:
+        raise ValueError(f"month {month} is outside the scenario's 1..{spec.months}")
+    return MODULES[spec.business_type].render(scenario_id, spec, master, month, plan).build()
+
+
+def content_hash(events: list[BusinessEvent]) -> str:
+    """sha256 of the events without their ids, so equal specs give equal hashes."""
+    digest = hashlib.sha256()
+    for e in events:
+        row = [e.month, e.occurred_at.isoformat(), e.event_type, None if e.amount is None else str(e.amount),
+               e.currency, e.customer_id, e.product_id, e.room_id, e.room_type_id, e.plan_id, e.employee_id,
+               e.supplier_id, e.attributes]  # fmt: skip
+        digest.update(json.dumps(row, sort_keys=True, separators=(",", ":"), default=str).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()

@@ -1,0 +1,43 @@
+"""The validator's checks (REALISM.md): identities fail a scenario, industry bands warn."""
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from cube_contracts import BusinessEvent, BusinessType, CheckResult, MasterData, ScenarioSpec
+from cube_engine.validation import bakery, hotel, identity, saas
+from cube_engine.validation.context import Ctx
+
+BY_TYPE = {BusinessType.BAKERY: bakery, BusinessType.HOTEL: hotel, BusinessType.TECH_STARTUP: saas}
+
+
+class ValidationReport(BaseModel):
+    """Every check with its outcome, and the KPIs per month."""
+
+    passed: bool = Field(description="No check of severity error failed.")
+    checks: list[CheckResult] = Field(description="Every check run.")
+    kpis: dict[str, Any] = Field(description="KPIs per month and for the whole scenario.")
+    summary: str = Field(description="One line for a person.")
+
+
+def validate(
+    spec: ScenarioSpec, master: MasterData, plans: list[dict[str, Any]], events: list[BusinessEvent]
+) -> ValidationReport:
+    """Run every check that applies to the scenario's business type."""
+    ctx = Ctx(spec, master, plans, events)
+    module = BY_TYPE[spec.business_type]
+    monthly = module.kpis(ctx)
+    results = [
+        identity.keys_unique(ctx), identity.references_resolve(ctx), identity.event_in_month(ctx),
+        identity.amount_direction(ctx), identity.payroll_matches_salaries(ctx), *module.checks(ctx, monthly),
+    ]  # fmt: skip
+    failed = [c for c in results if not c.passed and c.severity == "error"]
+    warned = [c for c in results if not c.passed and c.severity == "warning"]
+    summary = f"{len(results) - len(failed) - len(warned)} of {len(results)} checks passed"
+    if failed:
+        summary += f", {len(failed)} failed ({', '.join(c.name for c in failed)})"
+    if warned:
+        summary += (
+            f", {len(warned)} warning{'s' if len(warned) > 1 else ''} ({', '.join(c.name for c in warned)})"
+        )
+    return ValidationReport(passed=not failed, checks=results, kpis={"monthly": monthly}, summary=summary)

@@ -1,0 +1,142 @@
+"""Bakery checks: line arithmetic, catalogue prices, refunds, mass balance; KPIs and bands."""
+
+from collections import defaultdict
+from datetime import date
+from typing import Any
+
+from cube_contracts import CheckResult
+from cube_engine.validation.context import Ctx, band, cents, result
+
+
+def _price(product: Any, day: date) -> int:
+    price = 0
+    for step in product.price_history:
+        if date.fromisoformat(step["from"]) <= day:
+            price = step["price_cents"]
+    return int(price)
+
+
+def line_arithmetic(ctx: Ctx) -> CheckResult:
+    problems = []
+    for e in ctx.by_type["sale"]:
+        lines = e.attributes.get("lines", [])
+        for line in lines:
+            if line["line_cents"] != line["quantity"] * line["unit_price_cents"]:
+                problems.append(f"ticket {e.attributes.get('ticket_id')} line {line['product_id']}: "
+                                f"{line['quantity']} x {line['unit_price_cents']} != {line['line_cents']} cents")  # fmt: skip
+        total = sum(line["line_cents"] for line in lines)
+        if total != cents(e.amount) or not lines:
+            problems.append(
+                f"ticket {e.attributes.get('ticket_id')}: lines sum to {total / 100:.2f}, amount is {e.amount}"
+            )
+        if len(lines) > 10:
+            problems.append(f"ticket {e.attributes.get('ticket_id')} has {len(lines)} lines (at most 10)")
+    return result(
+        "line_arithmetic",
+        problems,
+        len(ctx.by_type["sale"]),
+        ok="every line = quantity x unit price; tickets = sum of lines",
+    )
+
+
+def unit_price_catalogue(ctx: Ctx) -> CheckResult:
+    products = {p.id: p for p in ctx.master.products}
+    problems = []
+    for e in ctx.by_type["sale"]:
+        day = ctx.day(e)
+        for line in e.attributes.get("lines", []):
+            product = products.get(line["product_id"])
+            if product is None:
+                problems.append(
+                    f"ticket {e.attributes.get('ticket_id')}: unknown product {line['product_id']}"
+                )
+            elif line["unit_price_cents"] != _price(product, day) and not line.get("discount"):
+                problems.append(f"ticket {e.attributes.get('ticket_id')} on {day}: {line['product_id']} at "
+                                f"{line['unit_price_cents']} cents, catalogue says {_price(product, day)}")  # fmt: skip
+    return result(
+        "unit_price_catalogue", problems, ok="every unit price is the catalogue price in force that day"
+    )
+
+
+def refund_after_sale(ctx: Ctx) -> CheckResult:
+    sales = {e.attributes.get("ticket_id"): e for e in ctx.by_type["sale"]}
+    problems = []
+    for r in ctx.by_type["refund"]:
+        sale = sales.get(r.attributes.get("ticket_id"))
+        if sale is None:
+            problems.append(f"refund {r.event_id} refers to unknown ticket {r.attributes.get('ticket_id')}")
+        elif r.occurred_at < sale.occurred_at:
+            problems.append(f"refund {r.event_id} at {r.occurred_at} precedes its sale at {sale.occurred_at}")
+        elif -cents(r.amount) > cents(sale.amount):
+            problems.append(f"refund {r.event_id} of {r.amount} exceeds its sale of {sale.amount}")
+    return result(
+        "refund_after_sale",
+        problems,
+        len(ctx.by_type["refund"]),
+        ok="refunds follow their sale and never exceed it",
+    )
+
+
+def mass_balance(ctx: Ctx) -> CheckResult:
+    sold: dict[tuple[date, str], int] = defaultdict(int)
+    for e in ctx.by_type["sale"]:
+        for line in e.attributes.get("lines", []):
+            sold[(ctx.day(e), line["product_id"])] += line["quantity"]
+    problems = []
+    seen: set[tuple[date, str]] = set()
+    for e in ctx.by_type["production"]:
+        day = ctx.day(e)
+        for line in e.attributes.get("lines", []):
+            key = (day, line["product_id"])
+            seen.add(key)
+            if line["waste"] < 0 or line["produced"] != line["sold"] + line["waste"]:
+                problems.append(
+                    f"{day} {line['product_id']}: produced {line['produced']} != sold {line['sold']} + waste {line['waste']}"
+                )
+            elif line["sold"] != sold.get(key, 0):
+                problems.append(
+                    f"{day} {line['product_id']}: production says {line['sold']} sold, tickets say {sold.get(key, 0)}"
+                )
+    problems += [
+        f"{d} {p}: {n} sold with no production recorded"
+        for (d, p), n in sold.items()
+        if (d, p) not in seen and n
+    ]
+    return result("bakery_mass_balance", problems, ok="produced = sold + waste for every product and day")
+
+
+def kpis(ctx: Ctx) -> list[dict[str, Any]]:
+    out = []
+    for month in range(1, ctx.spec.months + 1):
+        ev = [e for e in ctx.events if e.month == month]
+        revenue = sum(cents(e.amount) for e in ev if e.event_type == "sale") + sum(
+            cents(e.amount) for e in ev if e.event_type == "refund"
+        )
+        costs = -sum(
+            cents(e.amount)
+            for e in ev
+            if e.amount is not None and cents(e.amount) < 0 and e.event_type != "refund"
+        )
+        produced = waste = cogs = 0
+        for e in ev:
+            if e.event_type == "production":
+                for line in e.attributes["lines"]:
+                    produced += line["produced"]
+                    waste += line["waste"]
+                    cogs += line["produced"] * line["unit_cost_cents"]
+        out.append({"month": month, "revenue": revenue / 100, "costs": costs / 100, "margin": (revenue - costs) / 100,
+                    "food_cost_pct": round(100 * cogs / revenue, 2) if revenue else None,
+                    "waste_pct": round(100 * waste / produced, 2) if produced else None,
+                    "tickets": sum(1 for e in ev if e.event_type == "sale")})  # fmt: skip
+    return out
+
+
+def checks(ctx: Ctx, monthly: list[dict[str, Any]]) -> list[CheckResult]:
+    revenue = sum(m["revenue"] for m in monthly)
+    cogs = sum(m["food_cost_pct"] * m["revenue"] / 100 for m in monthly if m["food_cost_pct"])
+    waste = [m["waste_pct"] for m in monthly if m["waste_pct"] is not None]
+    return [
+        line_arithmetic(ctx), unit_price_catalogue(ctx), refund_after_sale(ctx), mass_balance(ctx),
+        band("band_food_cost", 100 * cogs / revenue if revenue else None, 20, 35, "food cost", " %"),
+        band("band_waste", sum(waste) / len(waste) if waste else None, 3, 8, "unsold production", " %"),
+    ]  # fmt: skip
