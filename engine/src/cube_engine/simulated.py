@@ -2,10 +2,11 @@
 
 import asyncio
 import hashlib
-import json
 from types import ModuleType
 from typing import Any
 from uuid import UUID
+
+import orjson
 
 from cube_contracts import BusinessEvent, BusinessType, MasterData, ScenarioSpec
 from cube_engine.base import LATENCY_PROFILES
@@ -66,6 +67,6 @@ def content_hash(events: list[BusinessEvent]) -> str:
         row = [e.month, e.occurred_at.isoformat(), e.event_type, None if e.amount is None else str(e.amount),
                e.currency, e.customer_id, e.product_id, e.room_id, e.room_type_id, e.plan_id, e.employee_id,
                e.supplier_id, e.attributes]  # fmt: skip
-        digest.update(json.dumps(row, sort_keys=True, separators=(",", ":"), default=str).encode())
+        digest.update(orjson.dumps(row, option=orjson.OPT_SORT_KEYS, default=str))
         digest.update(b"\n")
     return digest.hexdigest()

@@ -8,10 +8,24 @@ makes tens of thousands of events a matter of milliseconds.
 import asyncio
 from uuid import UUID
 
+import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
-from cube_contracts import ANALYTICS_BUSINESS_EVENTS, BusinessEvent, scenario_key
+from cube_contracts import ANALYTICS_BUSINESS_EVENTS, REFERENCE_FIELDS, BusinessEvent, scenario_key
+
+
+def to_json(event: BusinessEvent) -> bytes:
+    """The API.md shape of a business event; orjson, since every event of a year goes through it."""
+    return orjson.dumps(
+        {
+            "event_id": str(event.event_id), "scenario_id": str(event.scenario_id), "month": event.month,
+            "occurred_at": event.occurred_at.isoformat(), "event_type": event.event_type,
+            "amount": None if event.amount is None else f"{event.amount:.2f}", "currency": event.currency,
+            **{ref: getattr(event, ref) for ref in REFERENCE_FIELDS}, "attributes": event.attributes,
+        },
+        default=str,
+    )  # fmt: skip
 
 
 class AnalyticsPublisher:
@@ -48,7 +62,7 @@ class AnalyticsPublisher:
         pending = []
         batch = self._producer.create_batch()
         for event in events:
-            value = event.model_dump_json().encode()
+            value = to_json(event)
             headers = [*headers_base, ("event_type", event.event_type.encode())]
             if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
                 pending.append(
