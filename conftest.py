@@ -16,7 +16,7 @@ def infra() -> Iterator[Infra]:
     with real_infra() as found:
         asyncio.run(db.migrate(found.dsn))
         asyncio.run(kafka.ensure_topics(found.bootstrap))
-        print(f"\nconnected tier backend: {found.backend} (broker {found.bootstrap})")
+        BACKEND.append(f"{found.backend}: broker {found.bootstrap}, PostgreSQL {found.dsn.split('@')[-1]}")
         yield found
 
 
@@ -26,6 +26,14 @@ async def pool(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
     p = await db.create_pool(infra.dsn)
     yield p
     await p.close()
+
+
+BACKEND: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if BACKEND:
+        terminalreporter.write_line(f"connected tier ran against {BACKEND[0]} (over TCP)")
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -42,6 +42,7 @@ async def read_topic(bootstrap: str, topic: str, key: bytes | None = None) -> li
         await consumer.seek_to_beginning(*parts)
         end = await consumer.end_offsets(parts)
         records = []
+
         async def behind() -> bool:
             for tp in parts:
                 if await consumer.position(tp) < end[tp]:

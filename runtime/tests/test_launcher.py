@@ -113,3 +113,27 @@ def test_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
         f"cube: error: CUBE_HTTP_PORT: cannot listen on 127.0.0.1:{port} (Address already in use)"
     ]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"KAFKA_BOOTSTRAP_SERVERS": "not a broker"}, "cube: error: KAFKA_BOOTSTRAP_SERVERS: "),
+        (
+            {"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/postgres"},
+            "cube: error: DATABASE_URL: cannot connect",
+        ),
+        ({"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}, "cube: error: KAFKA_BOOTSTRAP_SERVERS: cannot reach"),
+    ],
+)
+def test_bad_configuration_is_one_line_naming_the_setting(
+    tmp_path: Path, env: dict[str, str], expected: str
+) -> None:
+    full = {**os.environ, "CUBE_HOME": str(tmp_path), "CUBE_HTTP_PORT": str(free_port()), **env}
+    result = subprocess.run(
+        [sys.executable, "-m", "cube_runtime.cli", "up"], env=full, capture_output=True, text=True, timeout=90
+    )
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("cube: error")]
+    assert len(errors) == 1 and errors[0].startswith(expected), result.stderr[-2000:]
+    assert "Traceback" not in result.stderr

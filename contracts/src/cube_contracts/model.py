@@ -151,8 +151,12 @@ class LlmUsage(BaseModel):
     calls: int = Field(default=0, ge=0, description="Messages API calls made, retries included.")
     input_tokens: int = Field(default=0, ge=0, description="Uncached input tokens.")
     output_tokens: int = Field(default=0, ge=0, description="Output tokens.")
-    cache_creation_input_tokens: int = Field(default=0, ge=0, description="Input tokens written to the prompt cache.")
-    cache_read_input_tokens: int = Field(default=0, ge=0, description="Input tokens read from the prompt cache.")
+    cache_creation_input_tokens: int = Field(
+        default=0, ge=0, description="Input tokens written to the prompt cache."
+    )
+    cache_read_input_tokens: int = Field(
+        default=0, ge=0, description="Input tokens read from the prompt cache."
+    )
     cost_usd: float = Field(default=0.0, ge=0, description="Estimated cost in US dollars.")
     latency_ms: int = Field(default=0, ge=0, description="Wall time spent waiting on the API.")
 

@@ -107,10 +107,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
-            from cube_runtime.launcher import up as run_up
-            from cube_runtime.logs import setup
+            import logging
 
-            setup("launcher")
+            from cube_runtime.launcher import up as run_up
+
+            # The launcher talks to a person in a terminal; the services write JSON logs to files.
+            logging.basicConfig(
+                format="%(asctime)s cube up: %(message)s", datefmt="%H:%M:%S", level=logging.INFO
+            )
+            for noisy in ("aiokafka", "asyncio"):
+                logging.getLogger(noisy).setLevel(logging.ERROR)
             return run_up(args.workers)
         if args.command == "generate":
             return _generate(args)
