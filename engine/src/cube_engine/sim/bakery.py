@@ -124,7 +124,8 @@ def render(
         for _ in range(poisson(rng, p["demand"] * factor)):
             ticket_no += 1
             hour = weighted_index(rng, HOURS) + rng.random()
-            lines, total = [], 0
+            lines: list[dict[str, Any]] = []
+            total = 0
             for _ in range(weighted_index(rng, LINES) + 1):
                 i = weighted_index(rng, popularity)
                 if products[i].category == "cake" and day.month != 1:  # type: ignore[attr-defined]

@@ -83,8 +83,8 @@ def bookings(spec: ScenarioSpec, md: MasterData) -> list[list[Any]]:
     rng = stream(spec.seed, 0, "hotel-bookings")
     first, end = spec.start, month_bounds(spec.start, spec.months)[1]
     by_type: dict[str, list[str]] = {}
-    for room in md.rooms:
-        by_type.setdefault(room.room_type_id, []).append(room.id)  # type: ignore[attr-defined]
+    for r in md.rooms:
+        by_type.setdefault(r.room_type_id, []).append(r.id)  # type: ignore[attr-defined]
     rates = {rt.id: rt.base_rate_cents for rt in md.room_types}  # type: ignore[attr-defined]
     # Occupied rooms per (type, night) as a bitmask: finding a room free for every night of a
     # stay is then a few integer operations, whatever the number of rooms.
@@ -107,7 +107,7 @@ def bookings(spec: ScenarioSpec, md: MasterData) -> list[list[Any]]:
             stay = [day + timedelta(days=i) for i in range(nights)]
             if stay[-1] >= end:
                 continue  # keep every stay inside the window: its checkout must be in a month we render
-            room = None
+            room: str | None = None
             if not cancelled:
                 busy = 0
                 for n in stay:
