@@ -5,6 +5,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
+import cube_engine
 from cube_contracts import ScenarioSpec
 from cube_engine import SimulatedEngine, content_hash, validate, validate_params
 
@@ -12,18 +13,9 @@ TYPES = ["bakery", "hotel", "tech_startup"]
 
 
 def generate(spec: ScenarioSpec, sid: UUID | None = None) -> tuple:  # type: ignore[type-arg]
-    async def run() -> tuple:  # type: ignore[type-arg]
-        engine = SimulatedEngine()
-        scenario = sid or uuid4()
-        master = await engine.master_data(scenario, spec)
-        plans = await engine.plan_months(scenario, spec, master)
-        months = [
-            await engine.render_month(scenario, spec, master, m, plans[m - 1])
-            for m in range(1, spec.months + 1)
-        ]
-        return scenario, master, plans, months
-
-    return asyncio.run(run())
+    scenario = sid or uuid4()
+    master, plans, months = cube_engine.generate(spec, scenario)
+    return scenario, master, plans, months
 
 
 @pytest.mark.parametrize("business_type", TYPES)

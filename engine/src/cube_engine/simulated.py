@@ -70,3 +70,14 @@ def content_hash(events: list[BusinessEvent]) -> str:
         digest.update(orjson.dumps(row, option=orjson.OPT_SORT_KEYS, default=str))
         digest.update(b"\n")
     return digest.hexdigest()
+
+
+def generate(
+    spec: ScenarioSpec, scenario_id: UUID
+) -> tuple[MasterData, list[dict[str, Any]], list[list[BusinessEvent]]]:
+    """A whole scenario in one process, month after month (for reports and tests)."""
+    module = MODULES[spec.business_type]
+    master = module.master(scenario_id, spec)
+    plans = module.plan(spec, master)
+    months = [render_month(scenario_id, spec, master, m, plans[m - 1]) for m in range(1, spec.months + 1)]
+    return master, plans, months
