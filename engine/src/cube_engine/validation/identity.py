@@ -12,7 +12,7 @@ DIRECTION = {
     "sale": 1, "invoice_paid": 1, "checkout": 1, "ancillary_sale": 1, "funding_received": 1,
     "refund": -1, "payroll": -1, "purchase": -1, "expense": -1,
     "booking": 0, "cancellation": 0, "check_in": 0, "production": 0, "waste": 0, "hire": 0, "departure": 0,
-    "trial_started": 0, "subscription_started": 0, "subscription_upgraded": 0, "subscription_downgraded": 0,
+    "narrative": 0, "notable_event": 0, "trial_started": 0, "subscription_started": 0, "subscription_upgraded": 0, "subscription_downgraded": 0,
     "subscription_cancelled": 0, "subscription_reactivated": 0, "payment_failed": 0,
 }  # fmt: skip
 REF_LISTS = {"customer_id": "customers", "product_id": "products", "room_id": "rooms",

@@ -1,0 +1,124 @@
+"""The claude engine: the simulation owns every number, Claude writes the text around them."""
+
+import asyncio
+import logging
+from typing import Any, Protocol, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from cube_contracts.model import BusinessEvent, LlmUsage, MasterData, ScenarioSpec
+from cube_engine.claude import calls, merge, numbers, params
+from cube_engine.claude.client import LlmClient, ToolCall
+from cube_engine.claude.config import LlmCallFailed
+from cube_engine.claude.facts import month_facts
+from cube_engine.claude.usage import UsageBook
+
+log = logging.getLogger(__name__)
+T = TypeVar("T", bound=BaseModel)
+MAX_REMEMBERED = 10_000
+
+
+class NumbersEngine(Protocol):
+    """What the claude engine needs of the simulation (the `Engine` protocol)."""
+
+    name: str
+
+    async def master_data(self, scenario_id: UUID, spec: ScenarioSpec) -> MasterData: ...
+
+    async def plan_months(
+        self, scenario_id: UUID, spec: ScenarioSpec, master: MasterData
+    ) -> list[dict[str, Any]]: ...
+
+    async def render_month(
+        self, scenario_id: UUID, spec: ScenarioSpec, master: MasterData, month: int, plan: dict[str, Any]
+    ) -> list[BusinessEvent]: ...
+
+
+class ClaudeEngine:
+    """An `Engine` that wraps the simulated one; see DESIGN.md, "Engines"."""
+
+    name = "claude"
+
+    def __init__(self, llm: LlmClient, simulated: NumbersEngine, max_named: int = 40) -> None:
+        self.llm = llm
+        self.simulated = simulated
+        self.max_named = max_named  # entities per list the model names; the rest keep simulated names
+        self.book = UsageBook()
+        self._params: dict[UUID, dict[str, Any]] = {}  # master_data's parameters, for plan_months
+
+    def usage(self, scenario_id: UUID, step: str) -> LlmUsage:
+        """Usage of `step` ("master_data", "trends" or "month:N") of a scenario, then forgotten."""
+        return self.book.pop(scenario_id, step)
+
+    async def master_data(self, scenario_id: UUID, spec: ScenarioSpec) -> MasterData:
+        base = await self.simulated.master_data(scenario_id, spec)
+        req = calls.company_call(spec, base, self.max_named)
+        draft: Any = await self._call(scenario_id, "master_data", req)
+        proposal = {name: getattr(draft.company, name) for name in params.PROPOSED}
+        effective = params.effective_params(spec, proposal)
+        self._params[scenario_id] = effective
+        while len(self._params) > MAX_REMEMBERED:
+            self._params.pop(next(iter(self._params)))
+        # The simulation owns the numbers: it runs again with the clamped parameters; ids stay.
+        sim_spec = params.with_params(spec, effective)
+        master = base if sim_spec is spec else await self.simulated.master_data(scenario_id, sim_spec)
+        return merge.merge_master(master, draft, spec, calls.company_allowed(spec, master))
+
+    async def plan_months(
+        self, scenario_id: UUID, spec: ScenarioSpec, master: MasterData
+    ) -> list[dict[str, Any]]:
+        # The planner asks for master data, then the plan, in one go; a plan without master data
+        # from this process (not the planner's way) runs with the spec's own parameters.
+        effective = self._params.get(scenario_id) or dict(spec.params)
+        canonical = _canonical(master)
+        # The year's story needs master data only, so it is written while the simulation plans.
+        plans, draft = await asyncio.gather(
+            self.simulated.plan_months(scenario_id, params.with_params(spec, effective), master),
+            self._call(scenario_id, "trends", calls.year_call(spec, canonical)),
+        )
+        allowed = numbers.Ledger(canonical, spec.months)
+        return merge.merge_year(plans, draft, spec, allowed, effective)
+
+    async def render_month(
+        self, scenario_id: UUID, spec: ScenarioSpec, master: MasterData, month: int, plan: dict[str, Any]
+    ) -> list[BusinessEvent]:
+        story = plan.get(merge.STORY_KEY) or {"theme": "", "notable": []}
+        numbers_plan = {k: v for k, v in plan.items() if k != merge.STORY_KEY}
+        sim_spec = params.with_params(spec, story.get("params"))
+        ledger = await self.simulated.render_month(scenario_id, sim_spec, master, month, numbers_plan)
+        master = _canonical(master)
+        facts = month_facts(ledger, master)
+        notable = merge.link_related(story.get("notable", []), ledger)
+        told = [*facts.values(), *(n.get("related", "") for n in notable)]
+        allowed = _month_allowed(master, ledger, told, spec, month)
+        req = calls.month_call(spec, master, month, {**story, "notable": notable}, facts, allowed)
+        draft = await self._call(scenario_id, f"month:{month}", req)
+        theme = story.get("theme", "")
+        return ledger + merge.month_events(scenario_id, spec, month, draft, notable, theme, ledger, allowed)
+
+    async def _call(self, scenario_id: UUID, step: str, req: ToolCall[T]) -> T:
+        try:
+            value, usage = await self.llm.call(req)
+        except LlmCallFailed as exc:
+            self.book.add(scenario_id, step, exc.usage)
+            raise
+        self.book.add(scenario_id, step, usage)
+        log.info("llm step done", extra={"scenario_id": str(scenario_id), "step": step, **usage.model_dump()})
+        return value
+
+
+def _canonical(master: MasterData) -> MasterData:
+    """Master data as every process sees it after storage (a JSON round trip), so the planner and
+    the month-workers render the same scenario context and share its cached prompt."""
+    return MasterData.model_validate_json(master.model_dump_json())
+
+
+def _month_allowed(
+    master: MasterData, ledger: list[BusinessEvent], told: list[str], spec: ScenarioSpec, month: int
+) -> numbers.Ledger:
+    """Master data's values, the month's amounts, and the numbers of the month's request (its
+    label, its facts, the ledger events its notable events explain)."""
+    amounts = [e.amount for e in ledger if e.amount is not None]
+    in_request = numbers.numbers_in(calls.month_label(spec, month), *told)
+    return numbers.Ledger(master, amounts, month, spec.months, extra=in_request)
