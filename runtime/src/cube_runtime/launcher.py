@@ -130,6 +130,8 @@ class Stack:
             "CUBE_HOME": str(self.home),
             "CUBE_HTTP_HOST": self.settings.cube_http_host,
             "CUBE_HTTP_PORT": str(self.settings.cube_http_port),
+            # The planner and every month-worker share the claude engine's global call limit.
+            "CUBE_CLAUDE_PROCESSES": str(self.workers + 1),
         }
         for name in SERVICES:
             copies = self.workers if name == "month-worker" else 1

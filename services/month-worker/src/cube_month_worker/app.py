@@ -5,7 +5,7 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import TypeAdapter
 
 from cube_contracts import MONTH_REQUESTED, MonthRequested
-from cube_engine import SimulatedEngine
+from cube_engine.selection import Engines
 from cube_month_worker.rendering import render
 from cube_month_worker.settings import WorkerSettings
 from cube_month_worker.store import MasterDataCache
@@ -19,7 +19,7 @@ _request = TypeAdapter(MonthRequested)
 def create_app() -> FastStream:
     settings_cls = WorkerSettings
     app, rt = build("month-worker", settings_cls, pool_size=20)
-    engine = SimulatedEngine(latency=rt.settings.cube_sim_latency)
+    engines = Engines(rt.settings.cube_sim_latency, rt.settings)
     cache = MasterDataCache()
     # One consumer per process; months wait on the engine, so several run at once and the
     # committer only commits a partition up to its oldest unfinished month.
@@ -32,7 +32,7 @@ def create_app() -> FastStream:
         """Render a requested month."""
         req = await parse_or_dead_letter(rt.broker, msg, _request, "month-worker")
         job = (
-            (lambda: render(rt.pool, rt.broker, engine, cache, req, rt.settings.cube_worker_id))
+            (lambda: render(rt.pool, rt.broker, engines, cache, req, rt.settings.cube_worker_id))
             if req
             else None
         )

@@ -15,7 +15,8 @@ from cube_contracts import (
     derived_id,
 )
 from cube_contracts.topics import scenario_key
-from cube_engine import Engine, content_hash
+from cube_engine import content_hash
+from cube_engine.selection import Engines
 from cube_month_worker.store import MasterDataCache, load_plan, replace_month
 from cube_runtime.logs import scenario_var
 
@@ -27,7 +28,7 @@ STORED_PLAN = "$stored"  # the planner kept a large plan in month_plans
 async def render(
     pool: asyncpg.Pool,
     broker: KafkaBroker,
-    engine: Engine,
+    engines: Engines,
     cache: MasterDataCache,
     req: MonthRequested,
     worker: str,
@@ -48,9 +49,10 @@ async def render(
         plan = req.plan
         if plan.get(STORED_PLAN):
             plan = await load_plan(pool, sid, month)
-        events = await engine.render_month(sid, req.spec, master, month, plan)
+        events = await engines.for_spec(req.spec).render_month(sid, req.spec, master, month, plan)
         await replace_month(pool, sid, month, events)
     except (ValueError, LookupError, RuntimeError) as exc:
+        engines.usage(req.spec, sid, f"month:{month}")  # spent all the same; the retry starts afresh
         log.warning("month failed", extra={"month": month, "error": str(exc)})
         failed = MonthFailed(
             **base, event_id=derived_id(sid, "MonthFailed", month, req.attempt), reason=str(exc)
@@ -63,6 +65,7 @@ async def render(
         event_count=len(events),
         content_hash=content_hash(events),
         duration_ms=int((time.perf_counter() - started) * 1000),
+        usage=engines.usage(req.spec, sid, f"month:{month}"),
     )
     await publish_result(broker, done, key)
     log.info("month stored", extra={"month": month, "events": len(events), "ms": done.duration_ms})

@@ -5,7 +5,7 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import TypeAdapter
 
 from cube_contracts import SCENARIO_REQUESTED, ScenarioRequested
-from cube_engine import Engine, SimulatedEngine
+from cube_engine.selection import Engines
 from cube_planner.planning import plan
 from cube_planner.settings import PlannerSettings
 from cube_runtime.concurrency import ConcurrentCommitter
@@ -15,13 +15,9 @@ from cube_runtime.service import build
 _request = TypeAdapter(ScenarioRequested)
 
 
-def make_engine(settings: PlannerSettings) -> Engine:
-    return SimulatedEngine(latency=settings.cube_sim_latency)
-
-
 def create_app() -> FastStream:
     app, rt = build("planner", PlannerSettings)
-    engine = make_engine(rt.settings)
+    engines = Engines(rt.settings.cube_sim_latency, rt.settings)
     # Planning waits on the engine (an LLM in the claude engine): run several at once.
     committer = ConcurrentCommitter(rt.settings.cube_planner_concurrency)
     rt.shutdown_hooks.append(lambda: committer.drain(timeout=6.0))
@@ -32,7 +28,7 @@ def create_app() -> FastStream:
     async def on_scenario_requested(msg: KafkaMessage) -> None:
         """Plan a requested scenario."""
         event = await parse_or_dead_letter(rt.broker, msg, _request, "planner")
-        job = (lambda: plan(rt.pool, rt.broker, engine, event)) if event else None
+        job = (lambda: plan(rt.pool, rt.broker, engines, event)) if event else None
         await committer.submit_message(msg, job)
 
     return app

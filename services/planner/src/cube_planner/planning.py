@@ -21,7 +21,7 @@ from cube_contracts import (
     month_key,
     scenario_key,
 )
-from cube_engine import Engine
+from cube_engine.selection import Engines
 from cube_runtime.db import mark_processed
 from cube_runtime.kafka import month_partition, publish
 
@@ -37,7 +37,7 @@ def _ms(since: float) -> int:
     return int((time.perf_counter() - since) * 1000)
 
 
-async def plan(pool: asyncpg.Pool, broker: KafkaBroker, engine: Engine, event: ScenarioRequested) -> None:
+async def plan(pool: asyncpg.Pool, broker: KafkaBroker, engines: Engines, event: ScenarioRequested) -> None:
     """Handle ScenarioRequested; a redelivery after success does nothing, after a crash redoes the work."""
     sid, spec = event.scenario_id, event.spec
     if await pool.fetchval(
@@ -58,6 +58,7 @@ async def plan(pool: asyncpg.Pool, broker: KafkaBroker, engine: Engine, event: S
         broker, SCENARIO_PLANNING, PlanningStarted(**ids("PlanningStarted"), months_total=spec.months), key
     )
     try:
+        engine = engines.for_spec(spec)
         started = time.perf_counter()
         master = await engine.master_data(sid, spec)
         await pool.execute(
@@ -70,7 +71,12 @@ async def plan(pool: asyncpg.Pool, broker: KafkaBroker, engine: Engine, event: S
         await publish(
             broker,
             SCENARIO_PLANNING,
-            MasterDataGenerated(**ids("MasterDataGenerated"), entity_counts=counts, duration_ms=_ms(started)),
+            MasterDataGenerated(
+                **ids("MasterDataGenerated"),
+                entity_counts=counts,
+                duration_ms=_ms(started),
+                usage=engines.usage(spec, sid, "master_data"),
+            ),
             key,
         )
         started = time.perf_counter()
@@ -79,7 +85,12 @@ async def plan(pool: asyncpg.Pool, broker: KafkaBroker, engine: Engine, event: S
         await publish(
             broker,
             SCENARIO_PLANNING,
-            TrendsGenerated(**ids("TrendsGenerated"), months_total=spec.months, duration_ms=_ms(started)),
+            TrendsGenerated(
+                **ids("TrendsGenerated"),
+                months_total=spec.months,
+                duration_ms=_ms(started),
+                usage=engines.usage(spec, sid, "trends"),
+            ),
             key,
         )
     except (ValueError, RuntimeError) as exc:

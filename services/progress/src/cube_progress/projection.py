@@ -6,11 +6,13 @@ and a terminal status is final, so a late or replayed event never moves a scenar
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from cube_contracts import (
     STAGE_MESSAGES,
     STAGE_PROGRESS,
     Envelope,
+    LlmUsage,
     MasterDataGenerated,
     MonthCompleted,
     MonthFailed,
@@ -41,8 +43,9 @@ class ScenarioState:
     months_seen: frozenset[int] = frozenset()
     error_message: str | None = None
     event_count: int | None = None
-    timings: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, Any] = field(default_factory=dict)
     completed_at: datetime | None = None
+    usage: LlmUsage | None = None
 
     @property
     def months_done(self) -> int:
@@ -77,10 +80,27 @@ def _mark(state: ScenarioState, name: str, at: datetime) -> ScenarioState:
     return replace(state, timings={**state.timings, name: at.isoformat()})
 
 
+def _spend(state: ScenarioState, event: Envelope, step: str) -> ScenarioState:
+    """Add an LLM step's usage to the scenario's, and its API time to the step's timing."""
+    usage = getattr(event, "usage", None)
+    if usage is None:
+        return state
+    key = f"llm_{step}_ms"
+    timings = {**state.timings, key: int(state.timings.get(key, 0)) + usage.latency_ms}
+    return replace(state, usage=usage if state.usage is None else state.usage + usage, timings=timings)
+
+
 def apply(state: ScenarioState, event: Envelope) -> ScenarioState:
     """The state after `event`."""
     if state.status.terminal:
         return state
+    state = _spend(
+        state,
+        event,
+        {"MasterDataGenerated": "master_data", "TrendsGenerated": "trends"}.get(
+            getattr(event, "event_type", ""), "months"
+        ),
+    )
     at = event.occurred_at
     match event:
         case ScenarioRequested():

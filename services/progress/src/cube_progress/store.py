@@ -4,7 +4,7 @@ from uuid import UUID
 
 import asyncpg
 
-from cube_contracts import Envelope, ScenarioRequested, Stage, Status
+from cube_contracts import Envelope, LlmUsage, ScenarioRequested, Stage, Status
 from cube_progress.projection import ScenarioState, apply
 from cube_runtime.db import mark_processed
 
@@ -34,6 +34,7 @@ async def _load(conn: asyncpg.Connection, sid: UUID) -> ScenarioState | None:
         event_count=row["event_count"],
         timings=dict(row["timings"]),
         completed_at=row["completed_at"],
+        usage=LlmUsage.model_validate(row["usage"]) if row["usage"] else None,
     )
 
 
@@ -61,7 +62,7 @@ async def project(pool: asyncpg.Pool, event: Envelope) -> bool:
             """
             UPDATE scenario_status SET status = $2, stage = $3, progress = $4, stage_message = $5,
                 months_done = $6, months_seen = $7, error_message = $8, event_count = $9, timings = $10,
-                completed_at = $11, updated_at = now()
+                completed_at = $11, usage = $12, updated_at = now()
             WHERE scenario_id = $1
             """,
             sid,
@@ -75,5 +76,6 @@ async def project(pool: asyncpg.Pool, event: Envelope) -> bool:
             after.event_count,
             after.timings,
             after.completed_at,
+            after.usage.model_dump() if after.usage else None,
         )
     return True

@@ -1,0 +1,52 @@
+"""The claude engine through the whole stack, the real anthropic SDK against a local fake."""
+
+from collections.abc import Iterator
+
+import asyncpg
+import httpx
+import pytest
+
+from cube_runtime.launcher import Stack
+from cube_runtime.testing import Infra
+from tests.conftest import running_stack
+from tests.fakes.anthropic_api import FakeAnthropic
+from tests.helpers import drive
+
+pytestmark = [pytest.mark.connected, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeAnthropic]:
+    with FakeAnthropic() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def claude_stack(
+    infra: Infra, fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    env = {"ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": fake.base_url, "CUBE_ENGINE": "claude"}
+    with running_stack(infra, tmp_path_factory.mktemp("claude"), **env) as s:
+        yield s
+
+
+@pytest.mark.parametrize("business_type", ["bakery", "hotel", "tech_startup"])
+async def test_claude_scenarios_complete_validated_with_usage(
+    business_type: str, claude_stack: Stack, fake: FakeAnthropic, pool: asyncpg.Pool
+) -> None:
+    async with httpx.AsyncClient(base_url=claude_stack.url, timeout=10) as client:
+        run = await drive(client, {"business_type": business_type, "seed": 21, "months": 4}, timeout=90)
+        final = run["final"]
+        assert final["status"] == "completed", final
+        assert final["engine"] == "claude"
+        usage = final["usage"]
+        assert usage["calls"] >= 6 and usage["input_tokens"] > 0 and usage["output_tokens"] > 0
+        assert usage["cost_usd"] > 0 and usage["cache_read_input_tokens"] > 0
+        assert any(k.startswith("llm_") for k in final["timings"])
+        validation = (await client.get(f"/api/scenarios/{run['id']}/validation")).json()
+        assert validation["passed"] is True
+        narratives = (
+            await client.get(f"/api/scenarios/{run['id']}/events", params={"event_type": "narrative"})
+        ).json()["items"]
+        assert len(narratives) == 4 and all(n["attributes"]["narrative"] for n in narratives)
+    assert fake.stats.cache_reads > 0
