@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             logging.basicConfig(
                 format="%(asctime)s cube up: %(message)s", datefmt="%H:%M:%S", level=logging.INFO
             )
-            for noisy in ("aiokafka", "asyncio"):
+            for noisy in ("aiokafka", "asyncio", "httpx"):
                 logging.getLogger(noisy).setLevel(logging.ERROR)
             return run_up(args.workers)
         if args.command == "generate":

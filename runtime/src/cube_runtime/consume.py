@@ -15,7 +15,14 @@ T = TypeVar("T")
 
 # Defaults a consumer subscribes with: commit after the work, and a fetch wait of
 # milliseconds so that a pipeline hop is not 500 ms of aiokafka's default.
-def subscriber_options(group: str, fetch_max_wait_ms: int, *, manual: bool = False) -> dict[str, Any]:
+def subscriber_options(
+    group: str,
+    fetch_max_wait_ms: int,
+    *,
+    manual: bool = False,
+    listener: Any = None,
+    session_timeout_ms: int = 6000,
+) -> dict[str, Any]:
     """Keyword arguments of `broker.subscriber` shared by every pipeline consumer.
 
     `manual` is for handlers that hand their work to a ConcurrentCommitter, which commits.
@@ -27,6 +34,11 @@ def subscriber_options(group: str, fetch_max_wait_ms: int, *, manual: bool = Fal
         "auto_offset_reset": "earliest",
         "fetch_max_wait_ms": fetch_max_wait_ms,
         "ack_policy": AckPolicy.MANUAL if manual else AckPolicy.ACK,
+        "listener": listener,
+        # A member joins a group in about half the session timeout on Tansu; 6 s keeps start-up
+        # short while heartbeats (every second) still ride out a busy event loop.
+        "session_timeout_ms": session_timeout_ms,
+        "heartbeat_interval_ms": max(100, session_timeout_ms // 6),
     }
 
 

@@ -155,9 +155,12 @@ class Stack:
             if interrupted():
                 return False
             self.supervise_once()
-            with contextlib.suppress(httpx.HTTPError):
+            with contextlib.suppress(httpx.HTTPError, ValueError):
                 if httpx.get(f"{self.url}/readyz", timeout=1.0).status_code == 200:
-                    return True
+                    # The gateway answers; the pipeline is ready once every consumer holds partitions.
+                    services = httpx.get(f"{self.url}/api/pipeline", timeout=1.0).json()["services"]
+                    if all(n > 0 for n in services.values()) and services["month-worker"] >= self.workers:
+                        return True
             time.sleep(0.1)
         raise ConfigError(
             f"CUBE_READY_TIMEOUT: the gateway was not ready within {self.settings.cube_ready_timeout:.0f} s;"

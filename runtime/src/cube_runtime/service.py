@@ -12,6 +12,7 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker
 
 from cube_runtime import db, kafka, logs
+from cube_runtime.presence import Presence
 from cube_runtime.settings import ConfigError, CubeSettings, load
 
 S = TypeVar("S", bound=CubeSettings)
@@ -25,6 +26,7 @@ class Runtime(Generic[S]):
     settings: S
     broker: KafkaBroker
     log: logging.Logger
+    presence: Presence
     _pool: asyncpg.Pool | None = None
     shutdown_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -43,19 +45,21 @@ def build(service: str, settings_cls: type[S], *, pool_size: int = 10) -> tuple[
     dsn = settings.require_database()
     broker = kafka.make_broker(bootstrap, service)
     app = FastStream(broker, logger=log)
-    rt: Runtime[S] = Runtime(service, settings, broker, log)
+    rt: Runtime[S] = Runtime(service, settings, broker, log, Presence(service))
 
     @app.on_startup
     async def _start() -> None:
         await db.migrate(dsn)
         await kafka.ensure_topics(bootstrap)
         rt._pool = await db.create_pool(dsn, max_size=pool_size)
+        await rt.presence.start(rt._pool)
 
     @app.on_shutdown
     async def _drain() -> None:
         # Runs while the broker still runs, so in-flight work can publish its result.
         for hook in rt.shutdown_hooks:
             await hook()
+        await rt.presence.stop()
 
     @app.after_shutdown
     async def _close() -> None:

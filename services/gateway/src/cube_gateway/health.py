@@ -7,6 +7,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
+from cube_runtime.presence import pipeline_status
+
 router = APIRouter(include_in_schema=False)
 
 REQUESTS = Counter("cube_http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -55,3 +57,10 @@ async def metrics(request: Request) -> PlainTextResponse:
 def observe(method: str, route: str, status: int, started: float) -> None:
     REQUESTS.labels(method, route, str(status)).inc()
     LATENCY.labels(method, route).observe(time.perf_counter() - started)
+
+
+@router.get("/api/pipeline", include_in_schema=True, tags=["health"])
+async def pipeline(request: Request) -> dict[str, object]:
+    """Live pipeline processes whose consumers hold partitions, per service."""
+    services = await pipeline_status(request.app.state.pool)
+    return {"ready": all(n > 0 for n in services.values()), "services": services}

@@ -25,7 +25,9 @@ def create_app() -> FastStream:
     # committer only commits a partition up to its oldest unfinished month.
     committer = ConcurrentCommitter(rt.settings.cube_month_concurrency)
     rt.shutdown_hooks.append(lambda: committer.drain(timeout=6.0))
-    options = subscriber_options("month-worker", rt.settings.cube_fetch_max_wait_ms, manual=True)
+    options = subscriber_options(
+        "month-worker", rt.settings.cube_fetch_max_wait_ms, manual=True, listener=rt.presence
+    )
 
     @rt.broker.subscriber(MONTH_REQUESTED, **options)
     async def on_month_requested(msg: KafkaMessage) -> None:

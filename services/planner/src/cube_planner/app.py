@@ -23,7 +23,10 @@ def create_app() -> FastStream:
     rt.shutdown_hooks.append(lambda: committer.drain(timeout=6.0))
 
     @rt.broker.subscriber(
-        SCENARIO_REQUESTED, **subscriber_options("planner", rt.settings.cube_fetch_max_wait_ms, manual=True)
+        SCENARIO_REQUESTED,
+        **subscriber_options(
+            "planner", rt.settings.cube_fetch_max_wait_ms, manual=True, listener=rt.presence
+        ),
     )
     async def on_scenario_requested(msg: KafkaMessage) -> None:
         """Plan a requested scenario."""

@@ -22,7 +22,9 @@ TOPICS = (SCENARIO_REQUESTED, SCENARIO_PLANNING, MONTH_REQUESTED, MONTH_COMPLETE
 def create_app() -> FastStream:
     app, rt = build("progress", CubeSettings)
 
-    @rt.broker.subscriber(*TOPICS, **subscriber_options("progress", rt.settings.cube_fetch_max_wait_ms))
+    @rt.broker.subscriber(
+        *TOPICS, **subscriber_options("progress", rt.settings.cube_fetch_max_wait_ms, listener=rt.presence)
+    )
     async def on_pipeline_event(msg: KafkaMessage) -> None:
         """Project a pipeline event into the status table."""
         event = await parse_or_dead_letter(rt.broker, msg, pipeline_event, "progress")

@@ -21,7 +21,8 @@ def create_app() -> FastStream:
     app.after_shutdown(analytics.stop)
 
     @rt.broker.subscriber(
-        MONTH_COMPLETED, **subscriber_options("validator", rt.settings.cube_fetch_max_wait_ms)
+        MONTH_COMPLETED,
+        **subscriber_options("validator", rt.settings.cube_fetch_max_wait_ms, listener=rt.presence),
     )
     async def on_month(msg: KafkaMessage) -> None:
         """Aggregate month results and validate finished scenarios."""
