@@ -3,7 +3,7 @@ PYTHON ?= python3
 UV_VERSION := 0.13.9
 UV := $(PYTHON) -m uv
 
-.PHONY: up test test-fast lint bench schemas sync uv clean
+.PHONY: up test test-fast lint bench bench-claude bench-claude-full schemas sync uv clean
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
@@ -34,3 +34,9 @@ schemas: sync
 
 clean:
 	rm -rf .cube .pytest_cache .mypy_cache .ruff_cache
+
+bench-claude: sync
+	$(UV) run --frozen python -m tests.bench_claude
+
+bench-claude-full: sync
+	$(UV) run --frozen python -m tests.bench_claude --full

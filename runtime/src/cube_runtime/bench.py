@@ -80,20 +80,25 @@ def _report(label: str, runs: list[dict[str, Any]]) -> float:
     return p50
 
 
-def run(latency: str, singles: int, burst: int, workers: int) -> None:
+def run(
+    latency: str, singles: int, burst: int, workers: int, env: dict[str, str] | None = None, label: str = ""
+) -> None:
     base = load(LauncherSettings)
     home = Path(tempfile.mkdtemp(prefix=f"cube-bench-{latency}-"))
     settings = base.model_copy(update={"cube_home": home, "cube_http_port": free_port()})
-    stack = Stack(settings, workers, extra_env={"CUBE_SIM_LATENCY": latency, "CUBE_LOG_LEVEL": "WARNING"})
+    extra = {"CUBE_SIM_LATENCY": latency, "CUBE_LOG_LEVEL": "WARNING", **(env or {})}
+    stack = Stack(settings, workers, extra_env=extra)
     try:
         stack.start()
         assert stack.wait_ready(lambda: False)
         time.sleep(3)  # let the consumer groups settle before timing
-        print(f"\n== CUBE_SIM_LATENCY={latency}, {workers} month-workers ==")
+        print(f"\n== {label or f'CUBE_SIM_LATENCY={latency}'}, {workers} month-workers ==")
         p50 = _report("one scenario at a time", asyncio.run(_singles(stack.url, singles)))
-        if latency == "seed-scaled":
+        if latency == "seed-scaled" or label:
             print(f"  p50 / critical path {CRITICAL_PATH:.2f} s = {p50 / CRITICAL_PATH:.2f};"
                   f" p50 / sequential {SEQUENTIAL:.2f} s = {p50 / SEQUENTIAL:.2f}")  # fmt: skip
+        if not burst:
+            return
         wall, runs = asyncio.run(_burst(stack.url, burst))
         _report(f"{burst} scenarios posted at once", runs)
         events = sum(r["events"] for r in runs)
