@@ -4,6 +4,8 @@ import asyncio
 from uuid import UUID, uuid4
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import cube_engine
 from cube_contracts import ScenarioSpec
@@ -65,3 +67,31 @@ def test_params_are_checked_with_readable_errors() -> None:
 def test_latency_profile_is_validated() -> None:
     with pytest.raises(ValueError, match="CUBE_SIM_LATENCY"):
         SimulatedEngine(latency="slow")
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    business_type=st.sampled_from(TYPES),
+    seed=st.integers(min_value=0, max_value=2**63 - 1),
+    growth=st.floats(min_value=-0.5, max_value=1.5),
+    price_level=st.floats(min_value=0.5, max_value=2.0),
+    currency=st.sampled_from(["EUR", "USD", "GBP"]),
+    scale=st.floats(min_value=0.1, max_value=2.0),
+    start_month=st.sampled_from(["2024-02", "2025-01", "2025-07", "2026-12"]),
+)
+def test_any_seed_and_parameters_in_bounds_pass_every_identity_check(
+    business_type: str,
+    seed: int,
+    growth: float,
+    price_level: float,
+    currency: str,
+    scale: float,
+    start_month: str,
+) -> None:
+    spec = ScenarioSpec(
+        business_type=business_type, seed=seed, months=3, scale=scale, start_month=start_month,  # type: ignore[arg-type]
+        params={"growth": growth, "price_level": price_level, "currency": currency},
+    )  # fmt: skip
+    _, master, plans, months = generate(spec)
+    report = validate(spec, master, plans, [e for m in months for e in m])
+    assert report.passed, [c for c in report.checks if not c.passed and c.severity == "error"]
