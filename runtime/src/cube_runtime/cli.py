@@ -89,6 +89,13 @@ def _schemas(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _realism(args: argparse.Namespace) -> int:
+    from cube_engine.realism import render, report
+
+    print(render(report(seeds=args.seeds)))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cube", description="Telling Cube scenario engine")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -104,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     st = sub.add_parser("status", help="one scenario, or the list")
     st.add_argument("id", nargs="?")
     sub.add_parser("schemas", help="write JSON Schema and AsyncAPI into contracts/schemas/")
+    real = sub.add_parser("realism", help="KPIs of each business type beside the industry figures")
+    real.add_argument("--seeds", type=int, default=5)
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
@@ -122,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             return _generate(args)
         if args.command == "status":
             return _status(args)
+        if args.command == "realism":
+            return _realism(args)
         return _schemas(args)
     except ConfigError as exc:
         print(f"cube: error: {exc}", file=sys.stderr)

@@ -33,8 +33,8 @@ TYPES = [
     ("RT3", "Suite", 29000, 0.13),
 ]
 # channel, share of bookings, cancellation rate (D-EDGE: ~18 % direct, up to ~40 % on some OTAs)
-CHANNELS = [("direct", 0.38, 0.18), ("ota", 0.47, 0.38), ("corporate", 0.15, 0.12)]
-STAY = cumulative([30, 24, 17, 11, 7, 5, 3, 3])  # nights 1..8
+CHANNELS = [("direct", 0.38, 0.20), ("ota", 0.47, 0.42), ("corporate", 0.15, 0.14)]
+STAY = cumulative([14, 18, 17, 15, 12, 10, 8, 6])  # nights 1..8, about 3.9 on average (Dohop: ~4)
 IDX = {"id": 0, "room": 1, "type": 2, "guest": 3, "channel": 4, "booked": 5, "check_in": 6, "nights": 7,
        "rate": 8, "cancelled": 9, "ancillary": 10}  # fmt: skip
 
@@ -97,8 +97,8 @@ def bookings(spec: ScenarioSpec, md: MasterData) -> list[list[Any]]:
     for day in days(first, end):
         growth = (1 + params["growth"]) ** ((day - first).days / 365)
         target = OCCUPANCY[day.month - 1] * WEEKDAY[day.weekday()] * min(growth, 1.25)
-        # Arrivals that keep occupancy near target given ~2.7 nights per stay; cancellations rebooked.
-        for _ in range(poisson(rng, n_rooms * target / 2.7 * 1.32)):
+        # Arrivals that keep occupancy near target given ~3.9 nights per stay; cancellations rebooked.
+        for _ in range(poisson(rng, n_rooms * target / 3.85 * 1.5)):
             nights = weighted_index(rng, STAY) + 1
             type_id = TYPES[weighted_index(rng, type_cum)][0]
             channel, _, cancel_rate = CHANNELS[weighted_index(rng, channel_cum)]

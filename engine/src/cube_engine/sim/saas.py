@@ -13,14 +13,14 @@ from cube_engine.sim.streams import at, month_bounds, person, poisson, stream
 
 PARAMS = {
     "customers": common.Param(150.0, 5.0, 100000.0),
-    "signups_per_month": common.Param(30.0, 0.0, 50000.0),
+    "signups_per_month": common.Param(55.0, 0.0, 50000.0),
 }
 
 # id, name, interval, price (cents per interval), tier (for up/downgrades)
 PLANS = [("PL-FREE", "Free", "month", 0, 0), ("PL-STARTER", "Starter", "month", 2900, 1),
          ("PL-PRO", "Pro", "month", 9900, 2), ("PL-PRO-ANNUAL", "Pro (annual)", "year", 99000, 2),
          ("PL-TEAM", "Team", "month", 29900, 3)]  # fmt: skip
-CHURN = {1: 0.045, 2: 0.028, 3: 0.018}  # monthly voluntary churn by tier
+CHURN = {1: 0.055, 2: 0.03, 3: 0.018}  # monthly voluntary churn by tier
 TRIAL_DAYS = 14
 
 
@@ -162,9 +162,9 @@ def plan(spec: ScenarioSpec, md: MasterData) -> list[dict[str, Any]]:
             roll = r.random()
             if (annual and renews and roll < 0.12) or (not annual and roll < CHURN[tier]):
                 move(day_in(), customer, "churn", None, "voluntary")
-            elif roll < CHURN[tier] + 0.045 and tier < 3 and not annual:
+            elif roll < CHURN[tier] + 0.047 and tier < 3 and not annual:
                 move(day_in(), customer, "expansion", "PL-PRO" if tier == 1 else "PL-TEAM")
-            elif roll < CHURN[tier] + 0.055 and tier > 1 and not annual:
+            elif roll < CHURN[tier] + 0.052 and tier > 1 and not annual:
                 move(day_in(), customer, "contraction", "PL-STARTER" if tier == 2 else "PL-PRO")
         for customer in sorted(book.churned):
             if customer not in {m[1] for m in moves} and r.random() < 0.02:
