@@ -73,7 +73,10 @@ def _report(label: str, runs: list[dict[str, Any]]) -> float:
     obs = [r["observed"] for r in runs]
     srv = [r["server"] for r in runs]
     p50 = statistics.median(srv)
-    print(f"{label}: n={len(runs)} failed={len(failed)}")
+    events = sum(r["events"] for r in runs) / max(1, len(runs))
+    print(
+        f"{label}: n={len(runs)} failed={len(failed)}, {events:,.0f} business events per scenario on average"
+    )
     print(f"  POST->completed (server clock)  p50 {p50 * 1000:7.1f} ms  p95 {_pct(srv, 0.95) * 1000:7.1f} ms")
     print(f"  POST->completed (client polled) p50 {statistics.median(obs) * 1000:7.1f} ms"
           f"  p95 {_pct(obs, 0.95) * 1000:7.1f} ms")  # fmt: skip
@@ -115,7 +118,13 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--latency", choices=["0", "seed-scaled", "both"], default="both")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="scale of every scenario (events grow with it)"
+    )
     args = parser.parse_args()
+    global SCALE
+    SCALE = args.scale
+    print(f"scenario scale {SCALE}")
     for latency in ("0", "seed-scaled") if args.latency == "both" else (args.latency,):
         run(latency, args.singles, args.burst, args.workers)
 
