@@ -33,7 +33,7 @@ def main() -> None:
         label = f"claude engine, fake Messages API at {'full' if args.full else '1/100'} latency"
         started = time.perf_counter()
         if args.full:
-            run("0", 1, 0, 2, env, label + " (no warm-up)")
+            run("0", 1, 0, 2, env, label, factor=100)
         else:
             run("0", args.singles, args.burst, 2, env, label)
         print(f"  total bench time {time.perf_counter() - started:.1f} s")

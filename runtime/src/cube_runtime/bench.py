@@ -84,7 +84,13 @@ def _report(label: str, runs: list[dict[str, Any]]) -> float:
 
 
 def run(
-    latency: str, singles: int, burst: int, workers: int, env: dict[str, str] | None = None, label: str = ""
+    latency: str,
+    singles: int,
+    burst: int,
+    workers: int,
+    env: dict[str, str] | None = None,
+    label: str = "",
+    factor: float = 1.0,
 ) -> None:
     base = load(LauncherSettings)
     home = Path(tempfile.mkdtemp(prefix=f"cube-bench-{latency}-"))
