@@ -51,10 +51,18 @@ async def _one(client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any
     }
 
 
-async def _singles(url: str, n: int) -> list[dict[str, Any]]:
+SCALE = 1.0
+
+
+def _body(i: int, seed: int) -> dict[str, Any]:
+    return {"business_type": TYPES[i % 3], "seed": seed, "scale": SCALE}
+
+
+async def _singles(url: str, n: int, warm_up: bool = True) -> list[dict[str, Any]]:
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-        await _one(client, {"business_type": "bakery", "seed": 0})  # warm-up: connections, caches
-        return [await _one(client, {"business_type": TYPES[i % 3], "seed": 1000 + i}) for i in range(n)]
+        if warm_up:  # connections, caches
+            await _one(client, _body(0, 0))
+        return [await _one(client, _body(i, 1000 + i)) for i in range(n)]
 
 
 async def _burst(url: str, n: int) -> tuple[float, list[dict[str, Any]]]:
@@ -62,9 +70,7 @@ async def _burst(url: str, n: int) -> tuple[float, list[dict[str, Any]]]:
         base_url=url, timeout=60, limits=httpx.Limits(max_connections=n * 2)
     ) as client:
         t0 = time.perf_counter()
-        runs = await asyncio.gather(
-            *(_one(client, {"business_type": TYPES[i % 3], "seed": 2000 + i}) for i in range(n))
-        )
+        runs = await asyncio.gather(*(_one(client, _body(i, 2000 + i)) for i in range(n)))
         return time.perf_counter() - t0, list(runs)
 
 
