@@ -43,16 +43,23 @@ async def ensure_topics(
         ) from None
     created: list[str] = []
     try:
-        existing = set(await admin.list_topics())
+        existing = set(await asyncio.wait_for(admin.list_topics(), timeout))
         missing = [t for t in topics if t.name not in existing]
         for spec in missing:
             try:
-                await admin.create_topics(
-                    [NewTopic(name=spec.name, num_partitions=spec.partitions, replication_factor=1)]
+                await asyncio.wait_for(
+                    admin.create_topics(
+                        [NewTopic(name=spec.name, num_partitions=spec.partitions, replication_factor=1)]
+                    ),
+                    timeout,
                 )
                 created.append(spec.name)
             except TopicAlreadyExistsError:
                 pass  # another process created it between our list and create
+    except TimeoutError:
+        raise ConfigError(
+            f"KAFKA_BOOTSTRAP_SERVERS: the broker at {bootstrap} did not answer within {timeout:.0f} s"
+        ) from None
     finally:
         await admin.close()
     if created:

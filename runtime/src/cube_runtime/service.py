@@ -50,9 +50,12 @@ def build(service: str, settings_cls: type[S], *, pool_size: int = 10) -> tuple[
     @app.on_startup
     async def _start() -> None:
         await db.migrate(dsn)
+        log.info("database migrated")
         await kafka.ensure_topics(bootstrap)
+        log.info("topics ready")
         rt._pool = await db.create_pool(dsn, max_size=pool_size)
         await rt.presence.start(rt._pool)
+        log.info("connected; joining the consumer group")
 
     @app.on_shutdown
     async def _drain() -> None:

@@ -125,6 +125,10 @@ def plan(spec: ScenarioSpec, md: MasterData) -> list[dict[str, Any]]:
             reason: str = "",
             moves: list[list[Any]] = moves,
         ) -> None:
+            # A customer's movements keep the order they were decided in, whatever day was drawn.
+            earlier = [m[0] for m in moves if m[1] == customer]
+            if earlier and max(earlier) > day.isoformat():
+                day = date.fromisoformat(max(earlier))
             before = book.active[customer][0] if customer in book.active else None
             mrr_before = book.mrr(customer)
             if after is None:
@@ -217,12 +221,17 @@ def render(
     for day_s, customer in p["trials"]:
         b.add(at(date.fromisoformat(day_s), 8 + r.random() * 12), "trial_started", None,
               {"trial_days": TRIAL_DAYS}, customer_id=customer)  # fmt: skip
+    last_at: dict[str, Any] = {}
     for day_s, customer, kind, before, after, mrr_before, mrr_after, reason in p["moves"]:
+        when = at(date.fromisoformat(day_s), 12 + r.random() * 6)
+        if customer in last_at and when <= last_at[customer]:
+            when = last_at[customer] + timedelta(minutes=1)
+        last_at[customer] = when
         attrs = {"movement": kind, "mrr_before_cents": mrr_before, "mrr_after_cents": mrr_after,
                  "mrr_delta_cents": mrr_after - mrr_before, "plan_before": before}  # fmt: skip
         if reason:
             attrs["reason"] = reason
-        b.add(at(date.fromisoformat(day_s), 12 + r.random() * 6), KIND_EVENT[kind], None, attrs,
+        b.add(when, KIND_EVENT[kind], None, attrs,
               customer_id=customer, plan_id=after or before)  # fmt: skip
     for day_s, customer, plan_id, cents, failed, recovered in p["invoices"]:
         day = date.fromisoformat(day_s)

@@ -5,7 +5,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from cube_contracts import BusinessEvent, BusinessType, CheckResult, MasterData, ScenarioSpec
-from cube_engine.validation import bakery, hotel, identity, saas
+from cube_engine.validation import bakery, hotel, identity, quality, saas
 from cube_engine.validation.context import Ctx
 
 BY_TYPE = {BusinessType.BAKERY: bakery, BusinessType.HOTEL: hotel, BusinessType.TECH_STARTUP: saas}
@@ -30,6 +30,7 @@ def validate(
     results = [
         identity.keys_unique(ctx), identity.references_resolve(ctx), identity.event_in_month(ctx),
         identity.amount_direction(ctx), identity.payroll_matches_salaries(ctx), *module.checks(ctx, monthly),
+        *quality.checks(ctx, monthly),
     ]  # fmt: skip
     failed = [c for c in results if not c.passed and c.severity == "error"]
     warned = [c for c in results if not c.passed and c.severity == "warning"]

@@ -100,6 +100,21 @@ def invoices_match_plans(ctx: Ctx) -> CheckResult:
     )
 
 
+def subscription_chain(ctx: Ctx) -> CheckResult:
+    """At most one subscription per customer: each movement starts where the last one ended."""
+    last: dict[str, int] = {}
+    problems = []
+    for e in sorted((e for t in MOVES for e in ctx.by_type[t]), key=lambda e: (e.occurred_at, e.month)):
+        customer = e.customer_id or ""
+        before = e.attributes["mrr_before_cents"]
+        if customer in last and last[customer] != before:
+            problems.append(
+                f"{customer}: {e.event_type} starts at MRR {before}, the last movement ended at {last[customer]}"
+            )
+        last[customer] = e.attributes["mrr_after_cents"]
+    return result("subscription_chain", problems, ok="one subscription per customer; movements chain")
+
+
 def kpis(ctx: Ctx) -> list[dict[str, Any]]:
     out = []
     for m, plan in enumerate(ctx.plans, start=1):
@@ -138,7 +153,7 @@ def checks(ctx: Ctx, monthly: list[dict[str, Any]]) -> list[CheckResult]:
         yearly_nrr = 100 * product ** (12 / len(nrr))
     return [
         mrr_roll_forward(ctx), movement_classes(ctx), mrr_normalisation(ctx), subscriber_roll_forward(ctx),
-        invoices_match_plans(ctx),
+        invoices_match_plans(ctx), subscription_chain(ctx),
         band("band_monthly_churn", sum(churn) / len(churn) if churn else None, 1.5, 8.0, "monthly logo churn", " %"),
         band("band_nrr", yearly_nrr, 85, 115, "net revenue retention (annualised)", " %"),
     ]  # fmt: skip
