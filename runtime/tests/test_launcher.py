@@ -37,7 +37,10 @@ def _wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float) -> 
 def _service_pids(launcher: psutil.Process) -> dict[str, int]:
     pids = {}
     for child in launcher.children():
-        cmd = child.cmdline()
+        try:
+            cmd = child.cmdline()
+        except (psutil.ZombieProcess, psutil.NoSuchProcess):
+            continue  # killed a moment ago, not yet reaped by the launcher
         if "-m" in cmd:
             pids.setdefault(cmd[cmd.index("-m") + 1], child.pid)
     return pids

@@ -109,6 +109,7 @@ def plan(spec: ScenarioSpec, md: MasterData) -> list[dict[str, Any]]:
         m_first, m_end = month_bounds(spec.start, month)
         r = stream(spec.seed, month, "saas-lifecycle")
         opening_mrr, opening_subs = book.total(), len(book.active)
+        last_move: dict[str, date] = {}  # customer -> day of this month's latest movement
         moves: list[
             list[Any]
         ] = []  # [date, customer, kind, plan_before, plan_after, mrr_before, mrr_after, reason]
@@ -124,11 +125,13 @@ def plan(spec: ScenarioSpec, md: MasterData) -> list[dict[str, Any]]:
             after: str | None,
             reason: str = "",
             moves: list[list[Any]] = moves,
+            last_move: dict[str, date] = last_move,
         ) -> None:
             # A customer's movements keep the order they were decided in, whatever day was drawn.
-            earlier = [m[0] for m in moves if m[1] == customer]
-            if earlier and max(earlier) > day.isoformat():
-                day = date.fromisoformat(max(earlier))
+            earlier = last_move.get(customer)
+            if earlier is not None and earlier > day:
+                day = earlier
+            last_move[customer] = day
             before = book.active[customer][0] if customer in book.active else None
             mrr_before = book.mrr(customer)
             if after is None:
@@ -149,8 +152,9 @@ def plan(spec: ScenarioSpec, md: MasterData) -> list[dict[str, Any]]:
             if m_first <= since < m_end:
                 trials.append([since.isoformat(), c.id])
                 pending.append((since + timedelta(days=TRIAL_DAYS), c.id))
-        for when, customer in [x for x in pending if m_first <= x[0] < m_end]:
-            pending.remove((when, customer))
+        due = [x for x in pending if x[0] < m_end]
+        pending = [x for x in pending if x[0] >= m_end]
+        for when, customer in due:
             roll = r.random()
             if roll < 0.6:
                 move(when, customer, "new", _pick_paid(r))
@@ -159,7 +163,7 @@ def plan(spec: ScenarioSpec, md: MasterData) -> list[dict[str, Any]]:
         for customer in sorted(book.active):
             plan_id, anchor = book.active[customer]
             tier = int(plans[plan_id].tier)  # type: ignore[attr-defined]
-            if any(m[1] == customer for m in moves):
+            if customer in last_move:
                 continue
             annual = plans[plan_id].interval == "year"  # type: ignore[attr-defined]
             renews = anchor.month == m_first.month and anchor < m_first
@@ -171,7 +175,7 @@ def plan(spec: ScenarioSpec, md: MasterData) -> list[dict[str, Any]]:
             elif roll < CHURN[tier] + 0.052 and tier > 1 and not annual:
                 move(day_in(), customer, "contraction", "PL-STARTER" if tier == 2 else "PL-PRO")
         for customer in sorted(book.churned):
-            if customer not in {m[1] for m in moves} and r.random() < 0.02:
+            if customer not in last_move and r.random() < 0.02:
                 move(day_in(), customer, "reactivation", book.churned[customer])
         for customer in sorted(book.free):
             if customer not in book.active and r.random() < 0.015:
