@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+from cube_runtime import bench
 from cube_runtime.bench import run
 from cube_runtime.embedded import free_port, wait_for_port
 
@@ -20,7 +21,9 @@ def main() -> None:
     )
     parser.add_argument("--singles", type=int, default=10)
     parser.add_argument("--burst", type=int, default=20)
+    parser.add_argument("--scale", type=float, default=1.0, help="scale of every scenario")
     args = parser.parse_args()
+    bench.SCALE = args.scale
     factor = 100 if args.full else 1
     port = free_port()
     latency = [f"--latency={k}={v * factor}" for k, v in SCALED.items()]

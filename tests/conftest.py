@@ -22,7 +22,9 @@ def running_stack(infra: Infra, home: Path, workers: int = 2, **env: str) -> Ite
         cube_http_port=free_port(),
         cube_ready_timeout=90,
     )
-    stack = Stack(settings, workers, extra_env=env)
+    # Stacks of one test session share a broker; each gets its own consumer groups, as separate
+    # deployments on one Kafka would.
+    stack = Stack(settings, workers, extra_env={"CUBE_GROUP_PREFIX": f"{home.name}.", **env})
     try:
         stack.start()
         assert stack.wait_ready(lambda: False), f"stack not ready; logs in {stack.logs}"

@@ -21,7 +21,7 @@ def subscriber_options(
     *,
     manual: bool = False,
     listener: Any = None,
-    session_timeout_ms: int = 6000,
+    session_timeout_ms: int = 10000,
 ) -> dict[str, Any]:
     """Keyword arguments of `broker.subscriber` shared by every pipeline consumer.
 
@@ -38,7 +38,7 @@ def subscriber_options(
         # A member joins a group in about half the session timeout on Tansu; 6 s keeps start-up
         # short while heartbeats (every second) still ride out a busy event loop.
         "session_timeout_ms": session_timeout_ms,
-        "heartbeat_interval_ms": max(100, session_timeout_ms // 6),
+        "heartbeat_interval_ms": max(100, session_timeout_ms // 3),
     }
 
 

@@ -28,6 +28,9 @@ class CubeSettings(BaseSettings):
     kafka_bootstrap_servers: str | None = Field(default=None, description="External Kafka; unset: embedded.")
     database_url: str | None = Field(default=None, description="External PostgreSQL; unset: embedded.")
     cube_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
+    cube_group_prefix: str = Field(
+        default="", max_length=100, description="Prefix of every consumer group: several stacks, one broker."
+    )
     cube_fetch_max_wait_ms: int = Field(
         default=10, ge=1, le=5000, description="aiokafka fetch wait: a pipeline hop costs about this much."
     )

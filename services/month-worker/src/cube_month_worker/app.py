@@ -26,7 +26,10 @@ def create_app() -> FastStream:
     committer = ConcurrentCommitter(rt.settings.cube_month_concurrency)
     rt.shutdown_hooks.append(lambda: committer.drain(timeout=6.0))
     options = subscriber_options(
-        "month-worker", rt.settings.cube_fetch_max_wait_ms, manual=True, listener=rt.presence
+        rt.settings.cube_group_prefix + "month-worker",
+        rt.settings.cube_fetch_max_wait_ms,
+        manual=True,
+        listener=rt.presence,
     )
 
     @rt.broker.subscriber(MONTH_REQUESTED, **options)

@@ -25,7 +25,10 @@ def create_app() -> FastStream:
     @rt.broker.subscriber(
         SCENARIO_REQUESTED,
         **subscriber_options(
-            "planner", rt.settings.cube_fetch_max_wait_ms, manual=True, listener=rt.presence
+            rt.settings.cube_group_prefix + "planner",
+            rt.settings.cube_fetch_max_wait_ms,
+            manual=True,
+            listener=rt.presence,
         ),
     )
     async def on_scenario_requested(msg: KafkaMessage) -> None:

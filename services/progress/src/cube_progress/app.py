@@ -23,7 +23,12 @@ def create_app() -> FastStream:
     app, rt = build("progress", CubeSettings)
 
     @rt.broker.subscriber(
-        *TOPICS, **subscriber_options("progress", rt.settings.cube_fetch_max_wait_ms, listener=rt.presence)
+        *TOPICS,
+        **subscriber_options(
+            rt.settings.cube_group_prefix + "progress",
+            rt.settings.cube_fetch_max_wait_ms,
+            listener=rt.presence,
+        ),
     )
     async def on_pipeline_event(msg: KafkaMessage) -> None:
         """Project a pipeline event into the status table."""

@@ -22,7 +22,11 @@ def create_app() -> FastStream:
 
     @rt.broker.subscriber(
         MONTH_COMPLETED,
-        **subscriber_options("validator", rt.settings.cube_fetch_max_wait_ms, listener=rt.presence),
+        **subscriber_options(
+            rt.settings.cube_group_prefix + "validator",
+            rt.settings.cube_fetch_max_wait_ms,
+            listener=rt.presence,
+        ),
     )
     async def on_month(msg: KafkaMessage) -> None:
         """Aggregate month results and validate finished scenarios."""
