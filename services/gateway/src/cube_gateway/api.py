@@ -9,6 +9,7 @@ from uuid import UUID
 import asyncpg
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse
+from pydantic import ValidationError
 
 from cube_contracts import EngineName, ScenarioSpec, Stage, legacy_stage
 from cube_gateway import cursor, repository
@@ -51,7 +52,10 @@ def to_spec(body: ScenarioRequest, settings: GatewaySettings) -> ScenarioSpec:
     if engine is EngineName.CLAUDE and not settings.anthropic_api_key:
         raise HTTPException(422, "engine 'claude' needs ANTHROPIC_API_KEY, which is not set on this server")
     seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
-    spec = ScenarioSpec(**body.model_dump(exclude={"seed", "engine"}), seed=seed, engine=engine)
+    try:
+        spec = ScenarioSpec(**body.model_dump(exclude={"seed", "engine"}), seed=seed, engine=engine)
+    except ValidationError as exc:
+        raise HTTPException(422, f"spec: {exc.errors()[0]['msg']}") from None
     try:
         from cube_engine import validate_params
     except ImportError:
@@ -61,6 +65,14 @@ def to_spec(body: ScenarioRequest, settings: GatewaySettings) -> ScenarioSpec:
     except ValueError as exc:
         raise HTTPException(422, f"params: {exc}") from None
     return spec
+
+
+def legacy_current_stage(stage: str, months_done: int, months_total: int) -> str:
+    """The first version's stage name (stage3_month_N) for a stage of the status table."""
+    try:
+        return legacy_stage(Stage(stage), months_done, months_total)
+    except ValueError:  # a stage newer than this gateway: pass it through rather than fail the poll
+        return stage
 
 
 async def _view_or_404(pool: asyncpg.Pool, sid: UUID) -> ScenarioView:
@@ -86,7 +98,7 @@ async def create_scenario(
     """Accept a scenario; it is generated in the background."""
     spec = to_spec(body, settings)
     try:
-        sid, created = await repository.create(pool, spec, idempotency_key)
+        sid, created = await repository.create(pool, spec, idempotency_key, repository.request_hash(body))
     except repository.IdempotencyConflict as exc:
         raise HTTPException(409, str(exc)) from None
     if not created:
@@ -189,7 +201,7 @@ async def legacy_generate(body: LegacyGenerate, pool: Pool, settings: Settings) 
 async def legacy_status(scenarioId: UUID, pool: Pool) -> LegacyStatus:
     """The first version's status call, with its stage names."""
     found = await _view_or_404(pool, scenarioId)
-    stage = legacy_stage(Stage(found.current_stage), found.months_done, found.months_total)
+    stage = legacy_current_stage(found.current_stage, found.months_done, found.months_total)
     return LegacyStatus(
         scenarioId=found.scenario_id, status=found.status, progress=found.progress,
         currentStage=stage, errorMessage=found.error_message,

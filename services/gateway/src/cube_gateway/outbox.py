@@ -10,7 +10,6 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 from pydantic import BaseModel
 
 from cube_runtime.kafka import encode, event_headers
@@ -47,23 +46,30 @@ class Relay:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
+        """Stop relaying; unsent rows stay in the table for the next start (or another gateway)."""
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if self._listener is not None:
+            self._task = None
+        await self._disconnect()
+
+    async def _disconnect(self) -> None:
+        listener, producer = self._listener, self.producer
+        self._listener, self.producer = None, None
+        if listener is not None:
             with contextlib.suppress(Exception):
-                await self._listener.close()
-        if self.producer is not None:
+                await listener.close()
+        if producer is not None:
             with contextlib.suppress(Exception):
-                await self.producer.stop()
+                await producer.stop()
 
     def _notified(self, *_: Any) -> None:
         self._wake.set()
 
     async def _listen(self) -> None:
         if self._listener is None or self._listener.is_closed():
-            self._listener = await asyncpg.connect(self.dsn)
+            self._listener = await asyncpg.connect(self.dsn, timeout=5)
             await self._listener.add_listener(CHANNEL, self._notified)
 
     async def _producer(self) -> AIOKafkaProducer:
@@ -71,7 +77,11 @@ class Relay:
             producer = AIOKafkaProducer(
                 bootstrap_servers=self.bootstrap.split(","), acks="all", linger_ms=0, request_timeout_ms=5000
             )
-            await producer.start()
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()  # a failed start still holds sockets and a client task
+                raise
             self.producer = producer
         return self.producer
 
@@ -80,20 +90,19 @@ class Relay:
         while True:
             try:
                 await self._listen()
+                # Cleared before flushing: a NOTIFY arriving mid-flush triggers another pass at once.
+                self._wake.clear()
                 while await self.flush():
                     pass
                 backoff = 0.1
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-                self._wake.clear()
             except asyncio.CancelledError:
                 raise
-            except (KafkaError, OSError, asyncpg.PostgresError, TimeoutError) as exc:
-                log.warning("outbox relay waiting for the broker or database", extra={"error": str(exc)})
-                if self.producer is not None:
-                    with contextlib.suppress(Exception):
-                        await self.producer.stop()
-                    self.producer = None
+            except Exception as exc:
+                # Broker or database away (or anything else): keep the rows, reconnect, retry; never die.
+                log.warning("outbox relay retrying", extra={"error": repr(exc), "backoff_s": backoff})
+                await self._disconnect()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
 
@@ -118,7 +127,8 @@ class Relay:
             ]  # fmt: skip
             await asyncio.gather(*futures)
             await conn.execute(
-                "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
+                "UPDATE outbox SET sent_at = clock_timestamp() WHERE id = ANY($1::bigint[])",
+                [r["id"] for r in rows],
             )
         self.published += len(rows)
         return len(rows)

@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
+from pydantic import BaseModel
 
 from cube_contracts import (
     REFERENCE_FIELDS,
@@ -19,6 +20,7 @@ from cube_contracts import (
     scenario_key,
 )
 from cube_gateway import outbox
+from cube_gateway.eta import eta_seconds
 from cube_gateway.schemas import ScenarioView, ValidationSummary
 
 VIEW_SQL = """
@@ -36,15 +38,17 @@ class IdempotencyConflict(Exception):
     """The Idempotency-Key was used before with a different request."""
 
 
-def request_hash(spec: ScenarioSpec) -> str:
-    return hashlib.sha256(spec.model_dump_json().encode()).hexdigest()
+def request_hash(body: BaseModel) -> str:
+    """Fingerprint of what the client sent; not of the spec, whose default seed is random per call."""
+    return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
 
 
-async def create(pool: asyncpg.Pool, spec: ScenarioSpec, idempotency_key: str | None) -> tuple[UUID, bool]:
+async def create(
+    pool: asyncpg.Pool, spec: ScenarioSpec, idempotency_key: str | None, digest: str | None = None
+) -> tuple[UUID, bool]:
     """Store a scenario, its queued status and its ScenarioRequested in one transaction.
 
     Returns (scenario_id, created); a known Idempotency-Key returns the earlier scenario."""
-    digest = request_hash(spec)
     if idempotency_key:
         found = await _by_key(pool, idempotency_key, digest)
         if found:
@@ -76,7 +80,7 @@ async def create(pool: asyncpg.Pool, spec: ScenarioSpec, idempotency_key: str | 
     return sid, True
 
 
-async def _by_key(pool: asyncpg.Pool, key: str, digest: str) -> UUID | None:
+async def _by_key(pool: asyncpg.Pool, key: str, digest: str | None) -> UUID | None:
     row = await pool.fetchrow(
         "SELECT scenario_id, request_hash FROM scenarios WHERE idempotency_key = $1", key
     )
@@ -85,16 +89,6 @@ async def _by_key(pool: asyncpg.Pool, key: str, digest: str) -> UUID | None:
     if row["request_hash"] != digest:
         raise IdempotencyConflict(f"Idempotency-Key {key!r} was already used with a different request")
     return UUID(str(row["scenario_id"]))
-
-
-def _eta(row: asyncpg.Record, now: datetime) -> float | None:
-    if row["status"] == "completed":
-        return 0.0
-    if row["status"] != "processing" or row["progress"] < 10:
-        return None
-    # Extrapolate the measured pace of the stages so far over what is left.
-    elapsed = (now - row["created_at"]).total_seconds()
-    return round(elapsed * (100 - row["progress"]) / row["progress"], 2)
 
 
 def to_view(row: asyncpg.Record) -> ScenarioView:
@@ -114,7 +108,10 @@ def to_view(row: asyncpg.Record) -> ScenarioView:
         stage_message=row["stage_message"], months_done=row["months_done"], months_total=row["months_total"],
         error_message=row["error_message"], created_at=row["created_at"], updated_at=row["updated_at"],
         completed_at=row["completed_at"], event_count=row["event_count"], validation=validation,
-        eta_seconds=_eta(row, datetime.now(UTC)),
+        eta_seconds=eta_seconds(
+            row["status"], row["progress"], row["months_done"], row["months_total"], row["timings"] or {},
+            datetime.now(UTC),
+        ),
         usage=LlmUsage.model_validate(row["usage"]) if row["usage"] else None, timings=row["timings"] or {},
     )  # fmt: skip
 

@@ -1,10 +1,11 @@
 """Request and response bodies of the HTTP API (names fixed by API.md)."""
 
+import math
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cube_contracts import MAX_MONTHS, MAX_SCALE, MIN_SCALE, BusinessType, EngineName, LlmUsage
 
@@ -24,6 +25,15 @@ class ScenarioRequest(BaseModel):
     scale: float = Field(default=1.0, ge=MIN_SCALE, le=MAX_SCALE, description="Size factor.")
     name: str | None = Field(default=None, min_length=1, max_length=120, description="Company name.")
     params: dict[str, Any] = Field(default_factory=dict, description="Business-type parameters.")
+
+    @field_validator("params")
+    @classmethod
+    def _finite(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # JSON parsing accepts NaN/Infinity, which would reach the planner as null and fail there.
+        bad = sorted(k for k, v in value.items() if isinstance(v, float) and not math.isfinite(v))
+        if bad:
+            raise ValueError(f"parameter(s) {bad} must be finite numbers")
+        return value
 
 
 class LegacyGenerate(BaseModel):

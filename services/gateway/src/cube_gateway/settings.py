@@ -16,3 +16,8 @@ class GatewaySettings(CubeSettings):
     )
     anthropic_api_key: str | None = Field(default=None, description="Needed by the claude engine.")
     cube_max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body accepted.")
+    cube_max_in_flight: int = Field(
+        default=200,
+        ge=1,
+        description="Requests served at once; more get 503 instead of queueing unboundedly.",
+    )
