@@ -10,24 +10,12 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from pydantic import BaseModel
 
-from cube_runtime.kafka import encode, event_headers
+from cube_runtime.outbox import CHANNEL, add
+
+__all__ = ["CHANNEL", "Relay", "add"]
 
 log = logging.getLogger(__name__)
-CHANNEL = "cube_outbox"
-
-
-async def add(conn: asyncpg.Connection, topic: str, key: bytes, event: BaseModel) -> None:
-    """Queue `event` inside the caller's transaction; NOTIFY is delivered at its commit."""
-    await conn.execute(
-        "INSERT INTO outbox (topic, key, payload, headers) VALUES ($1, $2, $3, $4)",
-        topic,
-        key,
-        encode(event),
-        event_headers(event),
-    )
-    await conn.execute(f"NOTIFY {CHANNEL}")
 
 
 class Relay:
@@ -112,7 +100,7 @@ class Relay:
         async with self.pool.acquire() as conn, conn.transaction():
             # SKIP LOCKED: several gateways can relay at once without sending a row twice.
             rows = await conn.fetch(
-                "SELECT id, topic, key, payload, headers FROM outbox WHERE sent_at IS NULL"
+                "SELECT id, topic, key, payload, headers, partition FROM outbox WHERE sent_at IS NULL"
                 " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
                 limit,
             )
@@ -120,7 +108,7 @@ class Relay:
                 return 0
             futures = [
                 await producer.send(
-                    r["topic"], r["payload"], key=r["key"],
+                    r["topic"], r["payload"], key=r["key"], partition=r["partition"],
                     headers=[(k, str(v).encode()) for k, v in (r["headers"] or {}).items()],
                 )
                 for r in rows

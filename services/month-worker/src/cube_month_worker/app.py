@@ -36,11 +36,21 @@ def create_app() -> FastStream:
     async def on_month_requested(msg: KafkaMessage) -> None:
         """Render a requested month."""
         req = await parse_or_dead_letter(rt.broker, msg, _request, "month-worker")
-        job = (
-            (lambda: render(rt.pool, rt.broker, engines, cache, req, rt.settings.cube_worker_id))
-            if req
-            else None
-        )
-        await committer.submit_message(msg, job)
+        s = rt.settings
+
+        async def job() -> None:
+            assert req is not None
+            await render(
+                rt.pool,
+                rt.broker,
+                engines,
+                cache,
+                req,
+                s.cube_worker_id,
+                s.cube_month_retries,
+                s.cube_month_timeout_s,
+            )
+
+        await committer.submit_message(msg, job if req else None)
 
     return app

@@ -1,7 +1,10 @@
 """Render one month: MonthStarted, the events stored, then MonthCompleted or MonthFailed."""
 
+import asyncio
 import logging
+import random
 import time
+from typing import Any
 
 import asyncpg
 from faststream.kafka import KafkaBroker
@@ -19,10 +22,14 @@ from cube_engine import content_hash
 from cube_engine.selection import Engines
 from cube_month_worker.store import MasterDataCache, load_plan, replace_month
 from cube_runtime.logs import scenario_var
+from cube_runtime.redrive import STORED_PLAN, stopped
 
 log = logging.getLogger(__name__)
 PRODUCER = "month-worker"
-STORED_PLAN = "$stored"  # the planner kept a large plan in month_plans
+
+
+class Abandoned(Exception):
+    """The scenario ended (cancelled, or failed elsewhere) while the month was being rendered."""
 
 
 async def render(
@@ -32,10 +39,15 @@ async def render(
     cache: MasterDataCache,
     req: MonthRequested,
     worker: str,
+    retries: int = 2,
+    timeout: float = 300.0,
 ) -> None:
-    """Handle MonthRequested."""
+    """Handle MonthRequested: render and store the month, retrying a failure with backoff."""
     sid, month = req.scenario_id, req.month
     scenario_var.set(str(sid))
+    if await stopped(pool, sid):
+        log.info("scenario has ended; month skipped", extra={"month": month})
+        return
     key = scenario_key(sid)
     base = {"scenario_id": sid, "producer": PRODUCER, "month": month, "months_total": req.months_total}
     await publish_result(
@@ -44,21 +56,29 @@ async def render(
         key,
     )
     started = time.perf_counter()
-    try:
-        master = await cache.get(pool, sid)
-        plan = req.plan
-        if plan.get(STORED_PLAN):
-            plan = await load_plan(pool, sid, month)
-        events = await engines.for_spec(req.spec).render_month(sid, req.spec, master, month, plan)
-        await replace_month(pool, sid, month, events)
-    except (ValueError, LookupError, RuntimeError) as exc:
-        engines.usage(req.spec, sid, f"month:{month}")  # spent all the same; the retry starts afresh
-        log.warning("month failed", extra={"month": month, "error": str(exc)})
-        failed = MonthFailed(
-            **base, event_id=derived_id(sid, "MonthFailed", month, req.attempt), reason=str(exc)
-        )
-        await publish_result(broker, failed, key)
-        return
+    tries = retries + 1
+    for n in range(1, tries + 1):
+        try:
+            events = await asyncio.wait_for(_render_and_store(pool, engines, cache, req), timeout)
+            break
+        except Abandoned:
+            log.info("scenario ended while its month was rendered; abandoned", extra={"month": month})
+            return
+        except (ValueError, LookupError, RuntimeError, TimeoutError) as exc:
+            error = f"timed out after {timeout:.0f} s" if isinstance(exc, TimeoutError) else str(exc)
+            engines.usage(req.spec, sid, f"month:{month}")  # spent all the same; the retry starts afresh
+            if n < tries:
+                delay = min(10.0, 0.5 * 2 ** (n - 1)) * (0.5 + random.random())
+                log.warning("month failed; retrying", extra={"month": month, "error": error, "try": n})
+                await asyncio.sleep(delay)
+                continue
+            log.warning("month failed", extra={"month": month, "error": error, "tries": n})
+            reason = f"{error} (after {n} attempt{'s' if n > 1 else ''})"
+            failed = MonthFailed(
+                **base, event_id=derived_id(sid, "MonthFailed", month, req.attempt), reason=reason
+            )
+            await publish_result(broker, failed, key)
+            return
     done = MonthCompleted(
         **base,
         event_id=derived_id(sid, "MonthCompleted", month, req.attempt),
@@ -69,6 +89,21 @@ async def render(
     )
     await publish_result(broker, done, key)
     log.info("month stored", extra={"month": month, "events": len(events), "ms": done.duration_ms})
+
+
+async def _render_and_store(
+    pool: asyncpg.Pool, engines: Engines, cache: MasterDataCache, req: MonthRequested
+) -> list[Any]:
+    sid, month = req.scenario_id, req.month
+    master = await cache.get(pool, sid)
+    plan = req.plan
+    if plan.get(STORED_PLAN):
+        plan = await load_plan(pool, sid, month)
+    events = await engines.for_spec(req.spec).render_month(sid, req.spec, master, month, plan)
+    if await stopped(pool, sid):  # cancelled meanwhile: nothing of it is stored
+        raise Abandoned
+    await replace_month(pool, sid, month, events)
+    return events
 
 
 async def publish_result(

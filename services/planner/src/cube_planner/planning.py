@@ -12,7 +12,6 @@ from cube_contracts import (
     MONTH_REQUESTED,
     SCENARIO_PLANNING,
     MasterDataGenerated,
-    MonthRequested,
     PlanningFailed,
     PlanningStarted,
     ScenarioRequested,
@@ -24,13 +23,10 @@ from cube_contracts import (
 from cube_engine.selection import Engines
 from cube_runtime.db import mark_processed
 from cube_runtime.kafka import month_partition, publish
+from cube_runtime.redrive import month_request, stopped
 
 log = logging.getLogger(__name__)
 PRODUCER = "planner"
-# A large month plan (many bookings or subscriptions at a big scale) stays in month_plans and
-# the message says so, which keeps every message well under the broker's size limit.
-INLINE_PLAN_BYTES = 256 * 1024
-STORED_PLAN = "$stored"
 
 
 def _ms(since: float) -> int:
@@ -43,6 +39,10 @@ async def plan(pool: asyncpg.Pool, broker: KafkaBroker, engines: Engines, event:
     if await pool.fetchval(
         "SELECT 1 FROM processed_events WHERE consumer = $1 AND event_id = $2", PRODUCER, event.event_id
     ):
+        return
+    if await stopped(pool, sid):
+        log.info("scenario has ended; not planned", extra={"scenario_id": str(sid)})
+        await mark_done(pool, event.event_id)
         return
     key = scenario_key(sid)
 
@@ -100,11 +100,11 @@ async def plan(pool: asyncpg.Pool, broker: KafkaBroker, engines: Engines, event:
         )
         await mark_done(pool, event.event_id)
         return
+    if await stopped(pool, sid):  # cancelled while it was being planned: no month is requested
+        await mark_done(pool, event.event_id)
+        return
     for month, month_plan in enumerate(plans, start=1):
-        request = MonthRequested(
-            **ids("MonthRequested", month), spec=spec, month=month, months_total=spec.months,
-            plan=month_plan if len(json.dumps(month_plan)) <= INLINE_PLAN_BYTES else {STORED_PLAN: True},
-        )  # fmt: skip
+        request = month_request(sid, spec, month, month_plan, event.attempt, PRODUCER)
         await publish(broker, MONTH_REQUESTED, request, month_key(sid, month), month_partition(sid, month))
     await mark_done(pool, event.event_id)
 

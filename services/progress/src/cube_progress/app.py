@@ -11,16 +11,38 @@ from cube_contracts import (
     SCENARIO_REQUESTED,
 )
 from cube_contracts.events import pipeline_event
+from cube_progress.reconciler import Reconciler
+from cube_progress.settings import ProgressSettings
 from cube_progress.store import project
 from cube_runtime.consume import parse_or_dead_letter, subscriber_options
 from cube_runtime.service import build
-from cube_runtime.settings import CubeSettings
 
 TOPICS = (SCENARIO_REQUESTED, SCENARIO_PLANNING, MONTH_REQUESTED, MONTH_COMPLETED, SCENARIO_LIFECYCLE)
 
 
 def create_app() -> FastStream:
-    app, rt = build("progress", CubeSettings)
+    app, rt = build("progress", ProgressSettings)
+    s = rt.settings
+    reconciler: list[Reconciler] = []
+
+    @app.after_startup
+    async def _watch() -> None:
+        reconciler.append(
+            Reconciler(
+                rt.pool,
+                s.require_broker(),
+                s.cube_reconcile_interval_s,
+                s.cube_stage_deadline_s,
+                s.cube_redrive_limit,
+            )
+        )
+        await reconciler[0].start()
+
+    async def _unwatch() -> None:
+        for r in reconciler:
+            await r.stop()
+
+    rt.shutdown_hooks.append(_unwatch)
 
     @rt.broker.subscriber(
         *TOPICS,

@@ -46,18 +46,25 @@ async def months_completed(conn: asyncpg.Connection, scenario_id: UUID) -> int:
 
 
 async def claim(conn: asyncpg.Connection, scenario_id: UUID) -> bool:
-    """Claim the scenario's one validation. A claim left `running` by a crash is taken again:
-    month results of one scenario share a partition, so no other run can be in progress."""
+    """Claim the scenario's one validation. A claim left `running` or `validated` (checked, not yet
+    published) by a crash is taken again: month results of one scenario share a partition, so no
+    other run can be in progress."""
     row = await conn.fetchval(
         """
         INSERT INTO validations (scenario_id, state) VALUES ($1, 'running')
         ON CONFLICT (scenario_id) DO UPDATE SET started_at = now()
-        WHERE validations.state = 'running'
+        WHERE validations.state IN ('running', 'validated')
         RETURNING 1
         """,
         scenario_id,
     )
     return row is not None
+
+
+async def attempt(conn: asyncpg.Connection, scenario_id: UUID) -> int:
+    """The scenario's attempt: 1, and one more for each retry; the ids of its outcome include it."""
+    value = await conn.fetchval("SELECT attempt FROM scenario_status WHERE scenario_id = $1", scenario_id)
+    return int(value or 1)
 
 
 async def finish(pool: asyncpg.Pool, scenario_id: UUID, state: str, report: Any | None = None) -> None:

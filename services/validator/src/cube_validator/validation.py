@@ -21,6 +21,7 @@ from cube_contracts import (
 from cube_engine import validate
 from cube_runtime.kafka import publish
 from cube_runtime.logs import scenario_var
+from cube_runtime.redrive import stopped
 from cube_validator import repository as repo
 from cube_validator.analytics import AnalyticsPublisher
 
@@ -40,38 +41,45 @@ async def on_month_result(
     # No dedupe on event_id here: recording a month is an idempotent upsert, and the claim
     # (not the message) decides that the checks run once, even across a crash mid-run.
     async with pool.acquire() as conn, conn.transaction():
+        if await stopped(conn, sid):  # cancelled, failed or done: a late or replayed result changes nothing
+            return
         await repo.record_month(conn, event)
         done = await repo.months_completed(conn, sid)
         ready = isinstance(event, MonthFailed) or done == event.months_total
         claimed = ready and await repo.claim(conn, sid)
+        attempt = await repo.attempt(conn, sid)
     if not claimed:
         return
     key = scenario_key(sid)
     if isinstance(event, MonthFailed):
         await repo.finish(pool, sid, "failed")
-        reason = f"month {event.month} of {event.months_total} could not be generated: {event.reason}"
-        await _fail(broker, sid, Stage.MONTHS, reason)
+        reason = (
+            f"month {event.month} of {event.months_total} could not be generated: {event.reason};"
+            f" POST /api/scenarios/{sid}/retry re-runs the failed months"
+        )
+        await _fail(broker, sid, attempt, Stage.MONTHS, reason)
         return
-    await publish(
-        broker,
-        SCENARIO_LIFECYCLE,
-        ValidationStarted(event_id=derived_id(sid, "ValidationStarted"), scenario_id=sid, producer=PRODUCER),
-        key,
+    started = ValidationStarted(
+        event_id=derived_id(sid, "ValidationStarted", attempt), scenario_id=sid, producer=PRODUCER
     )
+    await publish(broker, SCENARIO_LIFECYCLE, started, key)
     spec, master, plans, events = await repo.load_scenario(pool, sid)
     report = await asyncio.to_thread(validate, spec, master, plans, events)
     if not report.passed:
         await repo.finish(pool, sid, "failed", report)
         failed = [c for c in report.checks if not c.passed and c.severity == "error"]
         reason = "validation failed: " + "; ".join(f"{c.name}: {c.details}" for c in failed[:3])
-        await _fail(broker, sid, Stage.VALIDATING, reason)
+        await _fail(broker, sid, attempt, Stage.VALIDATING, reason)
         return
     await repo.finish(pool, sid, "validated", report)
+    if await stopped(pool, sid):  # cancelled while it was checked: nothing is published
+        log.info("scenario ended during validation; not published")
+        return
     await analytics.publish(sid, events)
     await repo.mark_state(pool, sid, "published")
     warnings = sum(1 for c in report.checks if not c.passed)
     completed = ScenarioCompleted(
-        event_id=derived_id(sid, "ScenarioCompleted"),
+        event_id=derived_id(sid, "ScenarioCompleted", attempt),
         scenario_id=sid,
         producer=PRODUCER,
         event_count=len(events),
@@ -81,9 +89,9 @@ async def on_month_result(
     log.info("scenario validated and published", extra={"events": len(events), "warnings": warnings})
 
 
-async def _fail(broker: KafkaBroker, sid: UUID, stage: Stage, reason: str) -> None:
+async def _fail(broker: KafkaBroker, sid: UUID, attempt: int, stage: Stage, reason: str) -> None:
     failed = ScenarioFailed(
-        event_id=derived_id(sid, "ScenarioFailed"),
+        event_id=derived_id(sid, "ScenarioFailed", attempt),
         scenario_id=sid,
         producer=PRODUCER,
         stage=stage.value,

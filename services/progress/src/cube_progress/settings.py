@@ -1,0 +1,22 @@
+"""Progress service settings: the projection, and the reconciler that watches every scenario."""
+
+from pydantic import Field
+
+from cube_runtime.settings import CubeSettings
+
+
+class ProgressSettings(CubeSettings):
+    """Environment of the progress service."""
+
+    cube_reconcile_interval_s: float = Field(
+        default=5.0, gt=0, le=3600, description="Seconds between two passes of the reconciler."
+    )
+    cube_stage_deadline_s: float = Field(
+        default=120.0,
+        gt=0,
+        le=86400,
+        description="Seconds a stage may go without progress before it is re-driven.",
+    )
+    cube_redrive_limit: int = Field(
+        default=3, ge=0, le=100, description="Re-drives of a stuck stage before its scenario fails."
+    )
