@@ -71,7 +71,7 @@ class ConcurrentCommitter:
             self._slots.release()
             return
         self._slots.release()
-        pending = self._pending[tp]
+        pending = self._pending.setdefault(tp, set())
         pending.discard(offset)
         self._finished[tp] = max(self._finished.get(tp, -1), offset)
         commit_to = min(pending) if pending else self._finished[tp] + 1
@@ -81,6 +81,11 @@ class ConcurrentCommitter:
             # The partition moved to another member: it will redeliver what we did not commit,
             # and our consumers are idempotent.
             log.warning("offset commit skipped", extra={"partition": tp.partition, "error": str(exc)})
+
+    def forget(self, tp: TopicPartition) -> None:
+        """The partition is read again from its start: its finished offsets no longer apply."""
+        self._finished.pop(tp, None)
+        self._pending.pop(tp, None)
 
     async def drain(self, timeout: float) -> None:
         """Stop taking work and wait up to `timeout` for what is running."""

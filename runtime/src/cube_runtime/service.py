@@ -12,6 +12,7 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker
 
 from cube_runtime import db, kafka, logs
+from cube_runtime.positions import PositionGuard
 from cube_runtime.presence import Presence
 from cube_runtime.settings import ConfigError, CubeSettings, load
 
@@ -27,6 +28,7 @@ class Runtime(Generic[S]):
     broker: KafkaBroker
     log: logging.Logger
     presence: Presence
+    positions: PositionGuard
     _pool: asyncpg.Pool | None = None
     shutdown_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -45,7 +47,7 @@ def build(service: str, settings_cls: type[S], *, pool_size: int = 10) -> tuple[
     dsn = settings.require_database()
     broker = kafka.make_broker(bootstrap, service)
     app = FastStream(broker, logger=log)
-    rt: Runtime[S] = Runtime(service, settings, broker, log, Presence(service))
+    rt: Runtime[S] = Runtime(service, settings, broker, log, Presence(service), PositionGuard(broker))
 
     @app.on_startup
     async def _start() -> None:
@@ -55,6 +57,7 @@ def build(service: str, settings_cls: type[S], *, pool_size: int = 10) -> tuple[
         log.info("topics ready")
         rt._pool = await db.create_pool(dsn, max_size=pool_size)
         await rt.presence.start(rt._pool)
+        await rt.positions.start()
         log.info("connected; joining the consumer group")
 
     @app.on_shutdown
@@ -62,6 +65,7 @@ def build(service: str, settings_cls: type[S], *, pool_size: int = 10) -> tuple[
         # Runs while the broker still runs, so in-flight work can publish its result.
         for hook in rt.shutdown_hooks:
             await hook()
+        await rt.positions.stop()
         await rt.presence.stop()
 
     @app.after_shutdown

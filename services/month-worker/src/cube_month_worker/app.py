@@ -25,6 +25,7 @@ def create_app() -> FastStream:
     # committer only commits a partition up to its oldest unfinished month.
     committer = ConcurrentCommitter(rt.settings.cube_month_concurrency)
     rt.shutdown_hooks.append(lambda: committer.drain(timeout=6.0))
+    rt.positions.on_reset.append(committer.forget)
     options = subscriber_options(
         rt.settings.cube_group_prefix + "month-worker",
         rt.settings.cube_fetch_max_wait_ms,

@@ -21,6 +21,7 @@ def create_app() -> FastStream:
     # Planning waits on the engine (an LLM in the claude engine): run several at once.
     committer = ConcurrentCommitter(rt.settings.cube_planner_concurrency)
     rt.shutdown_hooks.append(lambda: committer.drain(timeout=6.0))
+    rt.positions.on_reset.append(committer.forget)
 
     @rt.broker.subscriber(
         SCENARIO_REQUESTED,
