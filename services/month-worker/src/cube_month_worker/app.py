@@ -11,6 +11,7 @@ from cube_month_worker.settings import WorkerSettings
 from cube_month_worker.store import MasterDataCache
 from cube_runtime.concurrency import ConcurrentCommitter
 from cube_runtime.consume import parse_or_dead_letter, subscriber_options
+from cube_runtime.retrying import patiently
 from cube_runtime.service import build
 
 _request = TypeAdapter(MonthRequested)
@@ -41,15 +42,18 @@ def create_app() -> FastStream:
 
         async def job() -> None:
             assert req is not None
-            await render(
-                rt.pool,
-                rt.broker,
-                engines,
-                cache,
-                req,
-                s.cube_worker_id,
-                s.cube_month_retries,
-                s.cube_month_timeout_s,
+            await patiently(
+                lambda: render(
+                    rt.pool,
+                    rt.broker,
+                    engines,
+                    cache,
+                    req,
+                    s.cube_worker_id,
+                    s.cube_month_retries,
+                    s.cube_month_timeout_s,
+                ),
+                "render",
             )
 
         await committer.submit_message(msg, job if req else None)

@@ -10,6 +10,7 @@ from cube_planner.planning import plan
 from cube_planner.settings import PlannerSettings
 from cube_runtime.concurrency import ConcurrentCommitter
 from cube_runtime.consume import parse_or_dead_letter, subscriber_options
+from cube_runtime.retrying import patiently
 from cube_runtime.service import build
 
 _request = TypeAdapter(ScenarioRequested)
@@ -35,7 +36,7 @@ def create_app() -> FastStream:
     async def on_scenario_requested(msg: KafkaMessage) -> None:
         """Plan a requested scenario."""
         event = await parse_or_dead_letter(rt.broker, msg, _request, "planner")
-        job = (lambda: plan(rt.pool, rt.broker, engines, event)) if event else None
+        job = (lambda: patiently(lambda: plan(rt.pool, rt.broker, engines, event), "plan")) if event else None
         await committer.submit_message(msg, job)
 
     return app

@@ -15,6 +15,7 @@ from cube_progress.reconciler import Reconciler
 from cube_progress.settings import ProgressSettings
 from cube_progress.store import project
 from cube_runtime.consume import parse_or_dead_letter, subscriber_options
+from cube_runtime.retrying import patiently
 from cube_runtime.service import build
 
 TOPICS = (SCENARIO_REQUESTED, SCENARIO_PLANNING, MONTH_REQUESTED, MONTH_COMPLETED, SCENARIO_LIFECYCLE)
@@ -56,6 +57,6 @@ def create_app() -> FastStream:
         """Project a pipeline event into the status table."""
         event = await parse_or_dead_letter(rt.broker, msg, pipeline_event, "progress")
         if event is not None:
-            await project(rt.pool, event)
+            await patiently(lambda: project(rt.pool, event), "project")
 
     return app

@@ -17,7 +17,9 @@ from uuid import UUID
 import asyncpg
 
 from cube_contracts import SCENARIO_LIFECYCLE, ScenarioFailed, derived_id, scenario_key
-from cube_runtime import kafka, outbox, redrive
+from cube_runtime import kafka
+from cube_runtime import outbox as outbox
+from cube_runtime import redrive as redrive
 from cube_runtime.settings import ConfigError
 
 log = logging.getLogger("progress.reconciler")

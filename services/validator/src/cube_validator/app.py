@@ -6,6 +6,7 @@ from pydantic import TypeAdapter
 
 from cube_contracts import MONTH_COMPLETED, MonthCompleted, MonthFailed, MonthResult
 from cube_runtime.consume import parse_or_dead_letter, subscriber_options
+from cube_runtime.retrying import patiently
 from cube_runtime.service import build
 from cube_validator.analytics import AnalyticsPublisher
 from cube_validator.settings import ValidatorSettings
@@ -32,6 +33,6 @@ def create_app() -> FastStream:
         """Aggregate month results and validate finished scenarios."""
         event = await parse_or_dead_letter(rt.broker, msg, _result, "validator")
         if isinstance(event, MonthCompleted | MonthFailed):
-            await on_month_result(rt.pool, rt.broker, analytics, event)
+            await patiently(lambda: on_month_result(rt.pool, rt.broker, analytics, event), "validate")
 
     return app
