@@ -89,3 +89,13 @@ async def test_errors_are_json_with_a_reason() -> None:
         assert bug.status_code == 500 and "KeyError" in bug.json()["detail"]
         missing = await c.get("/nowhere")
         assert missing.status_code == 404 and missing.json() == {"detail": "Not Found"}
+
+
+async def test_a_body_that_is_not_text_is_a_422_like_any_invalid_json() -> None:
+    # Found by the fuzzer: FastAPI answers 400 "error parsing the body" for bytes that are not UTF-8.
+    app, _ = _app(max_body=1000)
+    async with _client(app) as c:
+        resp = await c.post(
+            "/echo", content=b'{"n": "\xff\xfe"}', headers={"content-type": "application/json"}
+        )
+        assert resp.status_code == 422 and resp.json()["detail"].startswith("body is not valid JSON")

@@ -13,23 +13,47 @@ from pydantic import ValidationError
 
 from cube_contracts import EngineName, ScenarioSpec, Stage, legacy_stage
 from cube_gateway import cursor, repository
+from cube_gateway.backpressure import Admission
 from cube_gateway.schemas import (
     EventPage,
     LegacyGenerate,
+    LegacyStarted,
     LegacyStatus,
     Problem,
+    RetriedView,
     ScenarioList,
     ScenarioRequest,
     ScenarioView,
     ValidationView,
 )
 from cube_gateway.settings import GatewaySettings
+from cube_runtime.redrive import Conflict
 
 router = APIRouter()
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem},
     422: {"model": Problem},
     503: {"model": Problem},
+}
+CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": Problem}}
+TOO_LARGE: dict[int | str, dict[str, Any]] = {
+    413: {"model": Problem, "description": "Request body too large."}
+}
+BUSY: dict[int | str, dict[str, Any]] = {
+    429: {
+        "model": Problem,
+        "description": "Too many scenarios are queued or processing; come back after Retry-After.",
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait before trying again (at least 1).",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        },
+    }
+}
+CREATED: dict[int | str, dict[str, Any]] = {
+    202: {"headers": {"Location": {"description": "The scenario's URL.", "schema": {"type": "string"}}}},
+    200: {"model": ScenarioView, "description": "A replayed Idempotency-Key: the scenario it created."},
 }
 STATIC = Path(__file__).parent / "static"
 
@@ -42,8 +66,13 @@ def _settings(request: Request) -> GatewaySettings:
     return request.app.state.settings
 
 
+def _admission(request: Request) -> Admission:
+    return request.app.state.admission
+
+
 Pool = Annotated[asyncpg.Pool, Depends(_pool)]
 Settings = Annotated[GatewaySettings, Depends(_settings)]
+Admit = Annotated[Admission, Depends(_admission)]
 
 
 def to_spec(body: ScenarioRequest, settings: GatewaySettings) -> ScenarioSpec:
@@ -86,17 +115,21 @@ async def _view_or_404(pool: asyncpg.Pool, sid: UUID) -> ScenarioView:
     "/api/scenarios",
     status_code=202,
     response_model=ScenarioView,
-    responses={**ERRORS, 409: {"model": Problem}},
+    responses={**CREATED, **ERRORS, **CONFLICT, **TOO_LARGE, **BUSY},
 )
 async def create_scenario(
     body: ScenarioRequest,
     pool: Pool,
     settings: Settings,
+    admission: Admit,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> ScenarioView:
     """Accept a scenario; it is generated in the background."""
     spec = to_spec(body, settings)
+    # A replayed Idempotency-Key adds no work, so it is answered even when the pipeline is full.
+    if not (idempotency_key and await repository.known_key(pool, idempotency_key)):
+        await admission.admit(pool)
     try:
         sid, created = await repository.create(pool, spec, idempotency_key, repository.request_hash(body))
     except repository.IdempotencyConflict as exc:
@@ -189,12 +222,20 @@ async def validation(scenario_id: UUID, pool: Pool) -> ValidationView:
     )
 
 
-@router.post("/api/generate", status_code=202, responses=ERRORS)
-async def legacy_generate(body: LegacyGenerate, pool: Pool, settings: Settings) -> dict[str, str]:
+@router.post(
+    "/api/generate",
+    status_code=202,
+    response_model=LegacyStarted,
+    responses={**ERRORS, **TOO_LARGE, **BUSY},
+)
+async def legacy_generate(
+    body: LegacyGenerate, pool: Pool, settings: Settings, admission: Admit
+) -> LegacyStarted:
     """The first version's start call."""
     spec = to_spec(ScenarioRequest(business_type=body.scenarioType), settings)
+    await admission.admit(pool)
     sid, _ = await repository.create(pool, spec, None)
-    return {"scenarioId": str(sid), "status": "queued"}
+    return LegacyStarted(scenarioId=sid, status="queued")
 
 
 @router.get("/api/status/{scenarioId}", response_model=LegacyStatus, responses=ERRORS)
@@ -206,6 +247,60 @@ async def legacy_status(scenarioId: UUID, pool: Pool) -> LegacyStatus:
         scenarioId=found.scenario_id, status=found.status, progress=found.progress,
         currentStage=stage, errorMessage=found.error_message,
     )  # fmt: skip
+
+
+@router.post(
+    "/api/scenarios/{scenario_id}/cancel",
+    status_code=202,
+    response_model=ScenarioView,
+    responses={**ERRORS, **CONFLICT},
+)
+async def cancel_scenario(scenario_id: UUID, pool: Pool) -> ScenarioView:
+    """Cancel a queued or processing scenario; every service stops working on it.
+
+    Cancelling a cancelled scenario changes nothing; a completed or failed one answers 409."""
+    try:
+        await repository.cancel(pool, scenario_id)
+    except LookupError:
+        raise HTTPException(404, f"no scenario {scenario_id}") from None
+    except Conflict as exc:
+        raise HTTPException(409, str(exc)) from None
+    return await _view_or_404(pool, scenario_id)
+
+
+@router.post(
+    "/api/scenarios/{scenario_id}/retry",
+    status_code=202,
+    response_model=RetriedView,
+    responses={**ERRORS, **CONFLICT, **BUSY},
+)
+async def retry_scenario(scenario_id: UUID, pool: Pool, admission: Admit) -> RetriedView:
+    """Re-run only what failed of a failed scenario; `requeued` names the work queued again.
+
+    Anything but a failed scenario answers 409, and so does one that failed its checks (a retry
+    would make the same data). A retry is new work: refused with 429 while the pipeline is full."""
+    if await admission.full(pool):
+        found = await _view_or_404(pool, scenario_id)
+        if found.status == "failed":
+            raise admission.refusal()
+    try:
+        requeued = await repository.retry(pool, scenario_id)
+    except LookupError:
+        raise HTTPException(404, f"no scenario {scenario_id}") from None
+    except Conflict as exc:
+        raise HTTPException(409, str(exc)) from None
+    found = await _view_or_404(pool, scenario_id)
+    return RetriedView(**found.model_dump(), requeued=requeued)
+
+
+@router.delete("/api/scenarios/{scenario_id}", status_code=204, response_class=Response, responses=ERRORS)
+async def delete_scenario(scenario_id: UUID, pool: Pool) -> Response:
+    """Remove a scenario and all its data; a running one is cancelled first."""
+    try:
+        await repository.delete(pool, scenario_id)
+    except LookupError:
+        raise HTTPException(404, f"no scenario {scenario_id}") from None
+    return Response(status_code=204)
 
 
 @router.get("/", include_in_schema=False)

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from cube_gateway import api, errors, health
+from cube_gateway.backpressure import Admission
 from cube_gateway.limits import Limits
 from cube_gateway.outbox import Relay
 from cube_gateway.settings import GatewaySettings
@@ -41,6 +42,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.admission = Admission(settings.cube_max_scenarios_in_flight)
     app.include_router(api.router)
     app.include_router(health.router)
     app.add_middleware(

@@ -30,6 +30,10 @@ async def _invalid(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+        # FastAPI's "error parsing the body" for a body that is not even text (e.g. not UTF-8):
+        # invalid JSON like any other, so the same 422 with the reason.
+        return JSONResponse({"detail": f"body is not valid JSON ({exc.__cause__})"}, 422)
     return JSONResponse({"detail": str(exc.detail)}, exc.status_code, headers=exc.headers)
 
 

@@ -1,4 +1,4 @@
-"""The gateway's reads and its one write (a scenario with its outbox row)."""
+"""The gateway's reads and its writes: a scenario with its outbox row; cancel, retry, delete."""
 
 import hashlib
 import json
@@ -22,6 +22,7 @@ from cube_contracts import (
 from cube_gateway import outbox
 from cube_gateway.eta import eta_seconds
 from cube_gateway.schemas import ScenarioView, ValidationSummary
+from cube_runtime import redrive
 
 VIEW_SQL = """
 SELECT s.scenario_id, s.business_type, s.engine, s.seed, s.months, s.spec, s.created_at,
@@ -32,6 +33,14 @@ FROM scenarios s
 JOIN scenario_status st USING (scenario_id)
 LEFT JOIN validations v USING (scenario_id)
 """
+
+
+PRODUCER = "gateway"
+# Everything a scenario owns, children first; scenarios last.
+OWNED_TABLES = (
+    "business_events", "month_results", "validations", "month_plans", "master_data", "scenario_status",
+    "scenarios",
+)  # fmt: skip
 
 
 class IdempotencyConflict(Exception):
@@ -69,7 +78,7 @@ async def create(
                 STAGE_MESSAGES[Stage.QUEUED],
                 spec.months,
             )
-            event = ScenarioRequested(scenario_id=sid, producer="gateway", spec=spec)
+            event = ScenarioRequested(scenario_id=sid, producer=PRODUCER, spec=spec)
             await outbox.add(conn, SCENARIO_REQUESTED, scenario_key(sid), event)
     except asyncpg.UniqueViolationError:
         # Two requests with the same key raced; the other one won.
@@ -78,6 +87,11 @@ async def create(
             raise
         return found, False
     return sid, True
+
+
+async def known_key(pool: asyncpg.Pool, key: str) -> bool:
+    """Whether a scenario was created with this Idempotency-Key."""
+    return bool(await pool.fetchval("SELECT 1 FROM scenarios WHERE idempotency_key = $1", key))
 
 
 async def _by_key(pool: asyncpg.Pool, key: str, digest: str | None) -> UUID | None:
@@ -173,3 +187,40 @@ async def events(
         f"SELECT * FROM business_events WHERE {' AND '.join(clauses)} ORDER BY month, seq LIMIT ${len(args)}"
     )
     return list(await pool.fetch(sql, *args))
+
+
+async def cancel(pool: asyncpg.Pool, sid: UUID) -> None:
+    """Cancel an open scenario (LookupError: unknown; redrive.Conflict: it has ended)."""
+    async with pool.acquire() as conn, conn.transaction():
+        await redrive.cancel(conn, sid, PRODUCER)
+
+
+async def retry(pool: asyncpg.Pool, sid: UUID) -> list[str]:
+    """Re-run what failed of a failed scenario; returns what was queued, e.g. ["month 3"]."""
+    async with pool.acquire() as conn, conn.transaction():
+        return await redrive.retry(conn, sid, PRODUCER)
+
+
+async def delete(pool: asyncpg.Pool, sid: UUID) -> None:
+    """Remove a scenario and all its data in one transaction; a running one is cancelled first.
+
+    Raises LookupError for an unknown scenario."""
+    async with pool.acquire() as conn, conn.transaction():
+        # The row lock orders a delete after a create's commit, and against a concurrent delete.
+        if await conn.fetchval("SELECT 1 FROM scenarios WHERE scenario_id = $1 FOR UPDATE", sid) is None:
+            raise LookupError(sid)
+        status = await conn.fetchval("SELECT status FROM scenario_status WHERE scenario_id = $1", sid)
+        if status in redrive.OPEN:
+            # ScenarioCancelled leaves through the outbox, so the services stop working on it.
+            await redrive.cancel(conn, sid, PRODUCER)
+        for table in OWNED_TABLES:
+            await conn.execute(f"DELETE FROM {table} WHERE scenario_id = $1", sid)
+        # Sent rows only: an unsent one (the ScenarioCancelled above) must still be published.
+        # Keys are the scenario id, or "<scenario id>:<month>" for months.
+        await conn.execute(
+            "DELETE FROM outbox WHERE sent_at IS NOT NULL"
+            " AND (key = $1 OR substring(key FROM 1 FOR $2) = $3)",
+            scenario_key(sid),
+            len(scenario_key(sid)) + 1,
+            scenario_key(sid) + b":",
+        )

@@ -44,6 +44,13 @@ class LegacyGenerate(BaseModel):
     scenarioType: BusinessType = Field(description="bakery, hotel or tech_startup.")
 
 
+class LegacyStarted(BaseModel):
+    """The answer of POST /api/generate, with the first version's field names."""
+
+    scenarioId: UUID
+    status: str
+
+
 class ValidationSummary(BaseModel):
     """The validation of a scenario in one glance."""
 
@@ -80,6 +87,15 @@ class ScenarioView(BaseModel):
     eta_seconds: float | None
     usage: LlmUsage | None
     timings: dict[str, Any]
+
+
+class RetriedView(ScenarioView):
+    """POST /api/scenarios/{id}/retry: the scenario, and what was queued again."""
+
+    requeued: list[str] = Field(
+        description='The work queued again: "month N" per month, or "plan", "validate", ...',
+        examples=[["month 3", "month 7"]],
+    )
 
 
 class ScenarioList(BaseModel):

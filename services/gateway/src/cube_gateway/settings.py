@@ -21,3 +21,8 @@ class GatewaySettings(CubeSettings):
         ge=1,
         description="Requests served at once; more get 503 instead of queueing unboundedly.",
     )
+    cube_max_scenarios_in_flight: int = Field(
+        default=200,
+        ge=1,
+        description="Scenarios queued or processing at once; new ones (and retries) get 429 at or above it.",
+    )
