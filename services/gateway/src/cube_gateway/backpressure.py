@@ -14,13 +14,14 @@ from fastapi import HTTPException
 from cube_runtime.redrive import OPEN
 
 # Served by the partial index scenario_status_open; the LIMIT keeps the count's cost bounded by
-# the cap, however many scenarios are open. A status row without its scenario (a late event of a
-# deleted one) is not work in flight.
+# the cap, however many scenarios there are. A status row without its scenario (a late event of a
+# deleted one) is not work in flight; the scalar subquery makes that one primary-key probe per
+# open row, where an EXISTS could be planned as a scan of every scenario.
 COUNT_SQL = f"""
 SELECT count(*) FROM (
     SELECT 1 FROM scenario_status st
     WHERE st.status IN {OPEN!r}
-      AND EXISTS (SELECT 1 FROM scenarios s WHERE s.scenario_id = st.scenario_id)
+      AND (SELECT 1 FROM scenarios s WHERE s.scenario_id = st.scenario_id) IS NOT NULL
     LIMIT $1
 ) open
 """
