@@ -142,11 +142,11 @@ async def remaining(conn: asyncpg.Connection, snap: Snapshot, producer: str) -> 
         )  # fmt: skip
         return [Outgoing(SCENARIO_LIFECYCLE, key, failed, what="announce the failed validation")]
     if not snap.planned:
-        request = ScenarioRequested(
+        planning = ScenarioRequested(
             event_id=derived_id(sid, "ScenarioRequested", attempt), scenario_id=sid, producer=producer,
             spec=snap.spec, attempt=attempt,
         )  # fmt: skip
-        return [Outgoing(SCENARIO_REQUESTED, key, request, what="plan")]
+        return [Outgoing(SCENARIO_REQUESTED, key, planning, what="plan")]
     missing = snap.months_missing
     if missing:
         plans = {
@@ -246,6 +246,12 @@ async def retry(conn: asyncpg.Connection, sid: UUID, producer: str) -> list[str]
 
 async def stopped(conn: asyncpg.Connection | asyncpg.Pool, sid: UUID) -> str | None:
     """'cancelled', 'failed' or 'completed' when the scenario has ended and its work should be
-    skipped; None while it is open (or unknown)."""
-    status = await conn.fetchval("SELECT status FROM scenario_status WHERE scenario_id = $1", sid)
-    return status if status in ("cancelled", "failed", "completed") else None
+    skipped, 'deleted' when it no longer exists; None while it is open."""
+    row = await conn.fetchrow(
+        "SELECT st.status FROM scenarios s LEFT JOIN scenario_status st USING (scenario_id)"
+        " WHERE s.scenario_id = $1",
+        sid,
+    )
+    if row is None:
+        return "deleted"
+    return row["status"] if row["status"] in ("cancelled", "failed", "completed") else None
