@@ -1,4 +1,4 @@
-"""The `cube` command: run the stack, generate scenarios, read their status."""
+"""The `cube` command: run the stack, generate scenarios, read their status, replay dead letters."""
 
 import argparse
 import json
@@ -6,6 +6,7 @@ import os
 import sys
 import time
 from typing import Any
+from uuid import UUID
 
 import httpx
 
@@ -96,6 +97,26 @@ def _realism(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dlq(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from cube_runtime import dlq
+    from cube_runtime.launcher import running_addresses
+    from cube_runtime.settings import CubeSettings, load
+
+    settings = load(CubeSettings)
+    # A `cube up` on embedded infrastructure picked the addresses itself and left them in CUBE_HOME.
+    bootstrap, dsn = running_addresses(settings.cube_home)
+    settings.kafka_bootstrap_servers = settings.kafka_bootstrap_servers or bootstrap
+    settings.database_url = settings.database_url or dsn
+    broker, database = settings.require_broker(), settings.require_database()
+    if args.dlq_command == "list":
+        print(dlq.render(asyncio.run(dlq.held_messages(broker, database, args.topic, args.scenario))))
+        return 0
+    asyncio.run(dlq.replay(broker, database, args.topic, args.scenario, dry_run=args.dry_run))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cube", description="Telling Cube scenario engine")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -113,6 +134,17 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("schemas", help="write JSON Schema and AsyncAPI into contracts/schemas/")
     real = sub.add_parser("realism", help="KPIs of each business type beside the industry figures")
     real.add_argument("--seeds", type=int, default=5)
+    dlq = sub.add_parser("dlq", help="messages held in the dead-letter topics")
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
+    for name, text in (
+        ("list", "every held message: where it came from, who rejected it, why, whether replayed"),
+        ("replay", "send each held message back to its source topic, once"),
+    ):
+        cmd = dlq_sub.add_parser(name, help=text)
+        cmd.add_argument("--topic", help="only this source topic (or its .dlq)")
+        cmd.add_argument("--scenario", type=UUID, help="only this scenario's messages")
+        if name == "replay":
+            cmd.add_argument("--dry-run", action="store_true", help="say what would be sent, send nothing")
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
@@ -133,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
             return _status(args)
         if args.command == "realism":
             return _realism(args)
+        if args.command == "dlq":
+            return _dlq(args)
         return _schemas(args)
     except ConfigError as exc:
         print(f"cube: error: {exc}", file=sys.stderr)
