@@ -3,7 +3,7 @@ PYTHON ?= python3
 UV_VERSION := 0.13.9
 UV := $(PYTHON) -m uv
 
-.PHONY: up test test-fast lint bench bench-claude bench-claude-full schemas sync uv clean
+.PHONY: up test test-fast test-faults lint bench bench-claude bench-claude-full schemas sync uv clean
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
@@ -25,6 +25,11 @@ test: lint
 
 test-fast: sync
 	$(UV) run --frozen pytest -m "not connected and not slow"
+
+# Every fault-injection case, the expensive ones (marker faults_full) included; `make test`
+# runs only the fast ones. Prints a table of the faults and the time each took to recover.
+test-faults: sync
+	$(UV) run --frozen pytest tests/faults -m faults
 
 bench: sync
 	$(UV) run --frozen python -m cube_runtime.bench
