@@ -121,6 +121,8 @@ async def read_held(
                 raise ConfigError(f"--topic: the broker has no dead-letter topic {name}")
             wanted = [name]
         held = await _read_to_end(consumer, wanted, partitions, timeout)
+    except KafkaError as exc:
+        raise _kafka_error(bootstrap, exc) from None
     finally:
         await consumer.stop()
     return held, partitions
@@ -334,9 +336,15 @@ async def _replay_one(
             return
         # Back to the partition it came from, so it keeps its place among its key's messages.
         target = partition if 0 <= partition < partitions[topic] else None
-        sent = await producer.send_and_wait(
-            topic, msg.value, key=msg.key, partition=target, headers=msg.original_headers()
-        )
+        try:
+            sent = await producer.send_and_wait(
+                topic, msg.value, key=msg.key, partition=target, headers=msg.original_headers()
+            )
+        except KafkaError as exc:  # the transaction rolls back: nothing is recorded as replayed
+            raise ConfigError(
+                f"KAFKA_BOOTSTRAP_SERVERS: sending {poison.describe()} back failed ({exc!r});"
+                " nothing was recorded, run the replay again"
+            ) from None
         await conn.execute(
             "UPDATE dlq_replays SET replay_partition = $5, replay_offset = $6 WHERE source_topic = $1"
             " AND source_partition = $2 AND source_offset = $3 AND payload_sha256 = $4",
