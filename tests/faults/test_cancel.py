@@ -53,16 +53,20 @@ async def test_i_cancel_in_every_stage(shared_fault_stack: FaultStack) -> None:
         finally:
             fs.signal_service("planner", resume)
 
-        # months: one month-worker paused once the first month is done, so months stay open
+        # months: both month-workers paused as soon as the months are requested (two rounds of
+        # 0.3 s months each), so months are open, some of them half rendered, when the cancel lands
         months = await run.post(body("tech_startup", 903), expect="cancelled")
-        await run.wait_for(lambda: months.months_done > 0, 30, "a first month done")
-        fs.signal_service("month-worker-2", pause)
+        await run.wait_for(lambda: months.stage == "stage3_months", 30, "the months stage")
+        workers = [s.name for s in fs.stack.services if s.name.startswith("month-worker")]
+        for name in workers:
+            fs.signal_service(name, pause)
         try:
             assert months.months_done < 12, months.describe()
             run.fault(f"cancel in stage3_months ({months.months_done} of 12 done)")
             await cancel(run, months)
         finally:
-            fs.signal_service("month-worker-2", resume)
+            for name in workers:
+                fs.signal_service(name, resume)
 
         # validating: the validator paused until every month is in, then the cancel arrives
         # before it validates and publishes
