@@ -236,7 +236,8 @@ async def retry(conn: asyncpg.Connection, sid: UUID, producer: str) -> list[str]
     stage = Stage(snap.stage)
     await conn.execute(
         "UPDATE scenario_status SET status = 'processing', error_message = NULL, completed_at = NULL,"
-        " stage_message = $3, attempt = $2, redrives = 0, updated_at = now() WHERE scenario_id = $1",
+        " stage_message = $3, attempt = $2, redrives = 0, updated_at = now(), moved_at = now()"
+        " WHERE scenario_id = $1",
         sid,
         attempt,
         STAGE_MESSAGES.get(stage, stage.value),

@@ -2,6 +2,7 @@
 and one that does not move after the limit fails with a reason."""
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -11,13 +12,21 @@ import pytest
 from cube_contracts import BusinessType, ScenarioSpec
 from cube_progress.reconciler import Reconciler
 from cube_runtime.kafka import month_partition
+from cube_runtime.presence import PIPELINE
 from cube_runtime.testing import Infra
 
 pytestmark = pytest.mark.connected
 
 
 async def _scenario(
-    pool: asyncpg.Pool, *, months: int = 3, planned: bool = True, done: tuple[int, ...] = (), age_s: int = 600
+    pool: asyncpg.Pool,
+    *,
+    months: int = 3,
+    planned: bool = True,
+    done: tuple[int, ...] = (),
+    age_s: int = 600,
+    moved_s: int | None = None,
+    stage: str = "stage3_months",
 ) -> UUID:
     sid = uuid4()
     spec = ScenarioSpec(business_type=BusinessType.BAKERY, seed=7, months=months)
@@ -30,11 +39,14 @@ async def _scenario(
             json.loads(spec.model_dump_json()),
         )
         await conn.execute(
-            "INSERT INTO scenario_status (scenario_id, status, stage, progress, months_total, updated_at)"
-            " VALUES ($1, 'processing', 'stage3_months', 50, $2, now() - make_interval(secs => $3))",
+            "INSERT INTO scenario_status (scenario_id, status, stage, progress, months_total, updated_at, moved_at)"
+            " VALUES ($1, 'processing', $4, 50, $2, now() - make_interval(secs => $3),"
+            " now() - make_interval(secs => $5))",
             sid,
             months,
             age_s,
+            stage,
+            moved_s if moved_s is not None else age_s,
         )
         if planned:
             await conn.execute("INSERT INTO master_data (scenario_id, data) VALUES ($1, '{}')", sid)
@@ -59,6 +71,20 @@ async def _queued(pool: asyncpg.Pool, sid: UUID) -> list[dict[str, Any]]:
         str(sid),
     )
     return [{"topic": r["topic"], "partition": r["partition"], **json.loads(r["payload"])} for r in rows]
+
+
+@pytest.fixture(autouse=True)
+async def live_services(pool: asyncpg.Pool) -> AsyncIterator[None]:
+    """A live, assigned process of every pipeline service, as their heartbeats record them."""
+    names = [f"test-{uuid4()}" for _ in PIPELINE]
+    for name, service in zip(names, PIPELINE, strict=True):
+        await pool.execute(
+            "INSERT INTO service_instances (instance, service, assigned_at, partitions) VALUES ($1, $2, now(), 1)",
+            name,
+            service,
+        )
+    yield
+    await pool.execute("DELETE FROM service_instances WHERE instance = ANY($1::text[])", names)
 
 
 def _reconciler(pool: asyncpg.Pool, infra: Infra, limit: int = 2) -> Reconciler:
@@ -151,3 +177,27 @@ async def test_a_scenario_that_never_moves_fails_after_the_limit(pool: asyncpg.P
     assert row["status"] == "failed"
     assert "stage3_months stage made no progress" in row["error_message"] and "/retry" in row["error_message"]
     assert [q["event_type"] for q in await _queued(pool, sid)][-1] == "ScenarioFailed"
+
+
+async def test_without_a_live_worker_it_waits_then_fails_saying_so(pool: asyncpg.Pool, infra: Infra) -> None:
+    await pool.execute("DELETE FROM service_instances WHERE service = 'month-worker'")
+    waiting = await _scenario(pool, done=(1,), age_s=120, moved_s=120)
+    absent = await _scenario(pool, done=(1,), age_s=900, moved_s=900)
+    result = await _reconciler(pool, infra).run_once()
+    assert waiting not in result.redriven and waiting not in result.failed
+    assert absent in result.failed
+    reason = await pool.fetchval("SELECT error_message FROM scenario_status WHERE scenario_id = $1", absent)
+    assert reason.startswith("no month-worker process has taken work for") and str(absent) in reason
+
+
+async def test_a_scenario_queued_behind_moving_ones_waits_its_turn(pool: asyncpg.Pool, infra: Infra) -> None:
+    queued = await _scenario(pool, done=(1,), age_s=70, moved_s=70)
+    moving = await _scenario(pool, done=(1, 2), age_s=1, moved_s=1)
+    result = await _reconciler(pool, infra).run_once()
+    assert queued not in result.redriven and queued not in result.failed
+    # Past three deadlines without moving, it is re-driven even while others move.
+    await pool.execute(
+        "UPDATE scenario_status SET moved_at = now() - interval '200 seconds' WHERE scenario_id = $1", queued
+    )
+    assert (await _reconciler(pool, infra).run_once()).redriven[queued] == ["month 2", "month 3"]
+    assert moving not in result.redriven

@@ -25,6 +25,41 @@ from cube_runtime.settings import ConfigError
 log = logging.getLogger("progress.reconciler")
 PRODUCER = "reconciler"
 LOCK = 0x43554245  # pg advisory lock key of the reconciler
+# Which service moves a scenario on from each stage.
+SERVICE_OF = {
+    "queued": "planner", "starting": "planner", "stage1_generating": "planner", "stage2_trends": "planner",
+    "stage3_months": "month-worker", "storing": "validator", "validating": "validator",
+}  # fmt: skip
+# While other scenarios of its stage move, a scenario is waiting its turn, up to this many deadlines.
+STARVED_FACTOR = 3
+# With no live process of the service, a scenario waits this many deadlines before it fails.
+ABSENT_FACTOR = 10
+# A process counts as live with a heartbeat this recent and its consumers assigned.
+LIVE_SECONDS = 15.0
+
+
+async def _live_services(conn: asyncpg.Connection) -> dict[str, int]:
+    rows = await conn.fetch(
+        "SELECT service, count(*) AS n FROM service_instances WHERE assigned_at IS NOT NULL"
+        " AND heartbeat_at > now() - make_interval(secs => $1) GROUP BY service",
+        LIVE_SECONDS,
+    )
+    return {r["service"]: int(r["n"]) for r in rows}
+
+
+async def _stage_moving(conn: asyncpg.Connection, sid: UUID, stage: str, deadline: float) -> bool:
+    """Another scenario of the same service moved within the deadline: its queue is being worked."""
+    service = SERVICE_OF.get(stage, "planner")
+    stages = [s for s, owner in SERVICE_OF.items() if owner == service]
+    return bool(
+        await conn.fetchval(
+            "SELECT 1 FROM scenario_status WHERE status = 'processing' AND stage = ANY($2::text[])"
+            " AND moved_at > now() - make_interval(secs => $3) AND scenario_id <> $1 LIMIT 1",
+            sid,
+            stages,
+            deadline,
+        )
+    )
 
 
 @dataclass
@@ -83,21 +118,40 @@ class Reconciler:
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", LOCK):
                 return done
             rows = await conn.fetch(
-                "SELECT scenario_id, stage, redrives FROM scenario_status"
+                "SELECT scenario_id, stage, redrives, extract(epoch FROM now() - moved_at) AS idle"
+                " FROM scenario_status"
                 " WHERE status IN ('queued', 'processing') AND updated_at < now() - make_interval(secs => $1)"
                 " ORDER BY updated_at LIMIT 200 FOR UPDATE SKIP LOCKED",
                 self.deadline,
             )
+            if not rows:
+                return done
+            live = await _live_services(conn)
             for row in rows:
-                sid = row["scenario_id"]
+                sid, stage, idle = row["scenario_id"], row["stage"], float(row["idle"])
                 if await conn.fetchval(
                     "SELECT 1 FROM outbox WHERE sent_at IS NULL AND headers->>'scenario_id' = $1 LIMIT 1",
                     str(sid),
                 ):
-                    done.waiting += 1
+                    done.waiting += 1  # its messages wait for the broker; the relay delivers them
+                    continue
+                service = SERVICE_OF.get(stage, "planner")
+                if not live.get(service):
+                    # Nobody can take the work now (a process restarting, a group rebalancing):
+                    # re-driving would only queue more of it. Fail only after a long absence.
+                    if idle > ABSENT_FACTOR * self.deadline:
+                        await self._fail(conn, sid, stage, self._absent(service, idle))
+                        done.failed.append(sid)
+                    else:
+                        done.waiting += 1
+                    continue
+                if idle < STARVED_FACTOR * self.deadline and await _stage_moving(
+                    conn, sid, stage, self.deadline
+                ):
+                    done.waiting += 1  # a queue that moves: its turn comes
                     continue
                 if row["redrives"] >= self.limit:
-                    await self._fail(conn, sid, row["stage"], row["redrives"])
+                    await self._fail(conn, sid, stage, self._stuck(stage, row["redrives"]))
                     done.failed.append(sid)
                     continue
                 snap = await redrive.snapshot(conn, sid)
@@ -112,11 +166,20 @@ class Reconciler:
                 )
         return done
 
-    async def _fail(self, conn: asyncpg.Connection, sid: UUID, stage: str, redrives: int) -> None:
-        reason = (
+    def _stuck(self, stage: str, redrives: int) -> str:
+        return (
             f"the {stage} stage made no progress for {self.deadline:.0f} s, and {redrives} re-drive(s) did not"
-            f" move it; check that every service runs (GET /api/pipeline), then POST /api/scenarios/{sid}/retry"
+            " move it; check that every service runs (GET /api/pipeline), then POST /api/scenarios/{id}/retry"
         )
+
+    def _absent(self, service: str, idle: float) -> str:
+        return (
+            f"no {service} process has taken work for {idle:.0f} s; start one (GET /api/pipeline shows"
+            " what runs), then POST /api/scenarios/{id}/retry"
+        )
+
+    async def _fail(self, conn: asyncpg.Connection, sid: UUID, stage: str, why: str) -> None:
+        reason = why.replace("{id}", str(sid))
         attempt = await conn.fetchval("SELECT attempt FROM scenario_status WHERE scenario_id = $1", sid)
         await conn.execute(
             "UPDATE scenario_status SET status = 'failed', error_message = $2, stage_message = $3,"

@@ -62,7 +62,7 @@ async def project(pool: asyncpg.Pool, event: Envelope) -> bool:
             """
             UPDATE scenario_status SET status = $2, stage = $3, progress = $4, stage_message = $5,
                 months_done = $6, months_seen = $7, error_message = $8, event_count = $9, timings = $10,
-                completed_at = $11, usage = $12, redrives = 0, updated_at = now()
+                completed_at = $11, usage = $12, redrives = 0, updated_at = now(), moved_at = now()
             WHERE scenario_id = $1
             """,
             sid,
