@@ -23,6 +23,7 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     asyncpg.InterfaceError,  # e.g. a connection closed under a query
     asyncpg.OperatorInterventionError,  # the server shutting down or starting up
     asyncpg.TooManyConnectionsError,
+    asyncpg.InternalClientError,  # a connection broken in the middle of an operation
     KafkaConnectionError,
     KafkaTimeoutError,
     NodeNotReadyError,
