@@ -35,6 +35,7 @@ def create_app() -> FastStream:
                 s.cube_reconcile_interval_s,
                 s.cube_stage_deadline_s,
                 s.cube_redrive_limit,
+                s.cube_llm_stage_deadline_s,
             )
         )
         await reconciler[0].start()

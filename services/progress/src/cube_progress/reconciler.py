@@ -34,6 +34,9 @@ SERVICE_OF = {
 STARVED_FACTOR = 3
 # With no live process of the service, a scenario waits this many deadlines before it fails.
 ABSENT_FACTOR = 10
+# However short the deadline, a scenario is not failed before this many seconds without moving:
+# a consumer group takes its session timeout and a rejoin to hand a dead member's partitions on.
+GIVE_UP_AFTER = 60.0
 # A process counts as live with a heartbeat this recent and its consumers assigned.
 LIVE_SECONDS = 15.0
 
@@ -74,10 +77,18 @@ class Pass:
 
 class Reconciler:
     def __init__(
-        self, pool: asyncpg.Pool, bootstrap: str, interval: float, deadline: float, limit: int
+        self,
+        pool: asyncpg.Pool,
+        bootstrap: str,
+        interval: float,
+        deadline: float,
+        limit: int,
+        llm_deadline: float | None = None,
     ) -> None:
         self.pool, self.bootstrap = pool, bootstrap
         self.interval, self.deadline, self.limit = interval, deadline, limit
+        # An engine that waits on an LLM has stages of a minute or more: its deadline is its own.
+        self.llm_deadline = llm_deadline if llm_deadline is not None else deadline
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -118,17 +129,21 @@ class Reconciler:
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", LOCK):
                 return done
             rows = await conn.fetch(
-                "SELECT scenario_id, stage, redrives, extract(epoch FROM now() - moved_at) AS idle"
-                " FROM scenario_status"
-                " WHERE status IN ('queued', 'processing') AND updated_at < now() - make_interval(secs => $1)"
-                " ORDER BY updated_at LIMIT 200 FOR UPDATE SKIP LOCKED",
+                "SELECT st.scenario_id, st.stage, st.redrives, extract(epoch FROM now() - st.moved_at) AS idle,"
+                " s.engine = 'claude' AS llm"
+                " FROM scenario_status st JOIN scenarios s USING (scenario_id)"
+                " WHERE st.status IN ('queued', 'processing') AND st.updated_at < now() - make_interval(secs =>"
+                " CASE WHEN s.engine = 'claude' THEN $2::float8 ELSE $1::float8 END)"
+                " ORDER BY st.updated_at LIMIT 200 FOR UPDATE OF st SKIP LOCKED",
                 self.deadline,
+                self.llm_deadline,
             )
             if not rows:
                 return done
             live = await _live_services(conn)
             for row in rows:
                 sid, stage, idle = row["scenario_id"], row["stage"], float(row["idle"])
+                deadline = self.llm_deadline if row["llm"] else self.deadline
                 if await conn.fetchval(
                     "SELECT 1 FROM outbox WHERE sent_at IS NULL AND headers->>'scenario_id' = $1 LIMIT 1",
                     str(sid),
@@ -139,19 +154,17 @@ class Reconciler:
                 if not live.get(service):
                     # Nobody can take the work now (a process restarting, a group rebalancing):
                     # re-driving would only queue more of it. Fail only after a long absence.
-                    if idle > ABSENT_FACTOR * self.deadline:
+                    if idle > ABSENT_FACTOR * deadline:
                         await self._fail(conn, sid, stage, self._absent(service, idle))
                         done.failed.append(sid)
                     else:
                         done.waiting += 1
                     continue
-                if idle < STARVED_FACTOR * self.deadline and await _stage_moving(
-                    conn, sid, stage, self.deadline
-                ):
+                if idle < STARVED_FACTOR * deadline and await _stage_moving(conn, sid, stage, deadline):
                     done.waiting += 1  # a queue that moves: its turn comes
                     continue
-                if row["redrives"] >= self.limit:
-                    await self._fail(conn, sid, stage, self._stuck(stage, row["redrives"]))
+                if row["redrives"] >= self.limit and idle >= max((self.limit + 1) * deadline, GIVE_UP_AFTER):
+                    await self._fail(conn, sid, stage, self._stuck(stage, row["redrives"], deadline))
                     done.failed.append(sid)
                     continue
                 snap = await redrive.snapshot(conn, sid)
@@ -166,9 +179,9 @@ class Reconciler:
                 )
         return done
 
-    def _stuck(self, stage: str, redrives: int) -> str:
+    def _stuck(self, stage: str, redrives: int, deadline: float) -> str:
         return (
-            f"the {stage} stage made no progress for {self.deadline:.0f} s, and {redrives} re-drive(s) did not"
+            f"the {stage} stage made no progress for {deadline:.0f} s, and {redrives} re-drive(s) did not"
             " move it; check that every service runs (GET /api/pipeline), then POST /api/scenarios/{id}/retry"
         )
 

@@ -12,10 +12,13 @@ class ProgressSettings(CubeSettings):
         default=5.0, gt=0, le=3600, description="Seconds between two passes of the reconciler."
     )
     cube_stage_deadline_s: float = Field(
-        default=120.0,
+        default=30.0,
         gt=0,
         le=86400,
         description="Seconds a stage may go without progress before it is re-driven.",
+    )
+    cube_llm_stage_deadline_s: float = Field(
+        default=240.0, gt=0, le=86400, description="The stage deadline of scenarios on the claude engine."
     )
     cube_redrive_limit: int = Field(
         default=3, ge=0, le=100, description="Re-drives of a stuck stage before its scenario fails."

@@ -1,7 +1,9 @@
 """Aggregate month results; when all are in, validate once, publish, and end the scenario."""
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from uuid import UUID
 
 import asyncpg
@@ -63,6 +65,14 @@ async def on_month_result(
         event_id=derived_id(sid, "ValidationStarted", attempt), scenario_id=sid, producer=PRODUCER
     )
     await publish(broker, SCENARIO_LIFECYCLE, started, key)
+    async with keepalive(pool, sid):
+        await _check_and_publish(pool, broker, analytics, sid, attempt)
+
+
+async def _check_and_publish(
+    pool: asyncpg.Pool, broker: KafkaBroker, analytics: AnalyticsPublisher, sid: UUID, attempt: int
+) -> None:
+    key = scenario_key(sid)
     spec, master, plans, events = await repo.load_scenario(pool, sid)
     report = await asyncio.to_thread(validate, spec, master, plans, events)
     if not report.passed:
@@ -87,6 +97,27 @@ async def on_month_result(
     )
     await publish(broker, SCENARIO_LIFECYCLE, completed, key)
     log.info("scenario validated and published", extra={"events": len(events), "warnings": warnings})
+
+
+@contextlib.asynccontextmanager
+async def keepalive(pool: asyncpg.Pool, sid: UUID, every: float = 5.0) -> AsyncIterator[None]:
+    """Tell the reconciler the scenario is being worked on while a long validation runs."""
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(every)
+            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                await pool.execute(
+                    "UPDATE scenario_status SET updated_at = now() WHERE scenario_id = $1", sid
+                )
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _fail(broker: KafkaBroker, sid: UUID, attempt: int, stage: Stage, reason: str) -> None:
