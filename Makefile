@@ -3,7 +3,7 @@ PYTHON ?= python3
 UV_VERSION := 0.13.9
 UV := $(PYTHON) -m uv
 
-.PHONY: up test test-fast test-faults lint bench bench-claude bench-claude-full schemas sync uv clean
+.PHONY: up test test-fast test-faults test-faults-rest lint bench bench-claude bench-claude-full schemas sync uv clean
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
@@ -30,6 +30,9 @@ test-fast: sync
 # runs only the fast ones. Prints a table of the faults and the time each took to recover.
 test-faults: sync
 	$(UV) run --frozen pytest tests/faults -m faults
+
+test-faults-rest: sync
+	$(UV) run --frozen pytest tests/faults -m faults_full
 
 bench: sync
 	$(UV) run --frozen python -m cube_runtime.bench
