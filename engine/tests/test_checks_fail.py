@@ -30,8 +30,24 @@ def first(events: list[Any], event_type: str) -> Any:
     return next(e for e in events if e.event_type == event_type)
 
 
+def restate(events: list[Any]) -> None:
+    """The bank agrees with the books again: each month's statement restated from its events, so a
+    breaker that changes money trips the check it is about, not cash_roll_forward as well."""
+    flows: dict[int, list[int]] = {}
+    for e in events:
+        if e.amount is not None:
+            cents = int(e.amount * 100)
+            flows.setdefault(e.month, [0, 0])[0 if cents > 0 else 1] += abs(cents)
+    for e in events:
+        if e.event_type == "bank_statement":
+            inflows, outflows = flows.get(e.month, [0, 0])
+            e.attributes = {**e.attributes, "inflows_cents": inflows, "outflows_cents": outflows,
+                            "net_cents": inflows - outflows}  # fmt: skip
+
+
 def dup_key(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
     ev.append(ev[0].model_copy())
+    restate(ev)
 
 
 def bad_reference(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
@@ -40,21 +56,93 @@ def bad_reference(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
     ev.remove(first(ev, "payroll"))
     target = next(e for e in ev if e.customer_id)
     target.customer_id = "C-NOPE"
+    restate(ev)
 
 
 def outside_month(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
-    e = next(e for e in ev if e.month == 2 and e.event_type in ("sale", "booking", "trial_started"))
+    e = next(
+        e for e in ev if e.month == 2 and e.event_type == "expense"
+    )  # no customer: only its date is wrong
     e.occurred_at = e.occurred_at - timedelta(days=40)
 
 
 def wrong_sign(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
     e = first(ev, "expense")
     e.amount = -e.amount
+    restate(ev)
 
 
 def line_off_by_a_cent(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
     sale = first(ev, "sale")
-    sale.amount = sale.amount + Decimal("0.01")
+    sale.attributes["lines"][0]["line_cents"] += 1
+    sale.amount = sale.amount + Decimal("0.01")  # the ticket still sums its lines
+    restate(ev)
+
+
+def header_off_by_a_cent(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
+    sale = first(ev, "sale")
+    sale.amount = sale.amount + Decimal("0.01")  # every line right, the ticket's total not
+    restate(ev)
+
+
+def product_on_two_lines(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
+    sale = next(
+        e for e in ev if e.event_type == "sale" and any(x["quantity"] > 1 for x in e.attributes["lines"])
+    )
+    line = next(x for x in sale.attributes["lines"] if x["quantity"] > 1)
+    # the same units and cents, but one product on two lines of the ticket
+    line["quantity"] -= 1
+    line["line_cents"] -= line["unit_price_cents"]
+    sale.attributes["lines"].append({**line, "quantity": 1, "line_cents": line["unit_price_cents"]})
+
+
+def ticket_id_reused(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
+    refunded = {e.attributes["ticket_id"] for e in ev if e.event_type == "refund"}
+    a, b = [
+        e for e in ev if e.event_type == "sale" and e.month == 1 and e.attributes["ticket_id"] not in refunded
+    ][:2]
+    b.attributes = {**b.attributes, "ticket_id": a.attributes["ticket_id"]}
+
+
+def ancillary_sold_twice(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
+    e = next(e for e in ev if e.event_type == "ancillary_sale" and e.month == 1)
+    ev.append(e.model_copy(update={"event_id": uuid4()}))
+    restate(ev)
+
+
+def invoice_paid_twice(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
+    e = next(e for e in ev if e.event_type == "invoice_paid" and e.month == 1)
+    ev.append(e.model_copy(update={"event_id": uuid4()}))
+    restate(ev)
+
+
+def trial_before_signup(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
+    e = next(e for e in ev if e.event_type == "trial_started" and e.month == 1 and e.occurred_at.day > 1)
+    e.occurred_at = e.occurred_at - timedelta(days=1)
+
+
+def hire_a_day_late(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
+    e = next(e for e in ev if e.event_type == "hire" and e.month < 4 and e.occurred_at.day < 28)
+    e.occurred_at = e.occurred_at + timedelta(days=1)
+
+
+def expense_missing_from_bank(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
+    e = next(e for e in ev if e.event_type == "expense" and e.month == 2)
+    e.amount = e.amount - Decimal("1.00")  # the books pay 1.00 more than the bank statement shows
+
+
+def bank_statement_missing(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
+    ev.remove(next(e for e in ev if e.event_type == "bank_statement" and e.month == 2))
+
+
+def departure_not_recorded(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
+    ev.remove(next(e for e in ev if e.event_type == "departure" and e.month < 4))
+
+
+def ingredients_underpaid(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
+    e = next(e for e in ev if e.event_type == "purchase" and e.month == 1)
+    e.amount = e.amount + Decimal("1.00")
+    restate(ev)
 
 
 def wrong_unit_price(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
@@ -63,11 +151,13 @@ def wrong_unit_price(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
     line["unit_price_cents"] += 10
     line["line_cents"] = line["quantity"] * line["unit_price_cents"]
     sale.amount = Decimal(sum(x["line_cents"] for x in sale.attributes["lines"])) / 100
+    restate(ev)
 
 
 def refund_too_big(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
     r = first(ev, "refund")
     r.amount = Decimal("-999.00")
+    restate(ev)
 
 
 def mass_broken(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
@@ -78,6 +168,7 @@ def mass_broken(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
 def payroll_off(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
     e = first(ev, "payroll")
     e.amount = e.amount - Decimal("1.00")
+    restate(ev)
 
 
 def room_sold_twice(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
@@ -90,6 +181,7 @@ def room_sold_twice(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
     b.attributes = {**b.attributes, "check_in": a.attributes["check_in"], "nights": 1,
                     "room_revenue_cents": b.attributes["nightly_rate_cents"]}  # fmt: skip
     b.amount = Decimal(b.attributes["nightly_rate_cents"]) / 100
+    restate(ev)
 
 
 def cancelled_with_nights(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
@@ -101,6 +193,7 @@ def cancelled_with_nights(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
 def stay_overcharged(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
     stay = first(ev, "checkout")
     stay.amount = stay.amount + Decimal("0.01")
+    restate(ev)
 
 
 def booking_after_checkin(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
@@ -131,6 +224,7 @@ def annual_not_normalised(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
 def invoice_wrong(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
     e = first(ev, "invoice_paid")
     e.amount = e.amount + Decimal("1.00")
+    restate(ev)
 
 
 def email_of_someone_else(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
@@ -154,6 +248,17 @@ CASES: list[tuple[str, Callable[..., None], set[str]]] = [
     ("tech_startup", outside_month, {"event_in_month"}),
     ("tech_startup", wrong_sign, {"amount_direction"}),
     ("bakery", line_off_by_a_cent, {"line_arithmetic"}),
+    ("bakery", header_off_by_a_cent, {"header_totals"}),
+    ("bakery", product_on_two_lines, {"cardinality_bounds"}),
+    ("bakery", ticket_id_reused, {"cardinality_bounds"}),
+    ("hotel", ancillary_sold_twice, {"cardinality_bounds"}),
+    ("tech_startup", invoice_paid_twice, {"cardinality_bounds"}),
+    ("tech_startup", trial_before_signup, {"entities_active"}),
+    ("hotel", hire_a_day_late, {"entities_active"}),
+    ("tech_startup", expense_missing_from_bank, {"cash_roll_forward"}),
+    ("hotel", bank_statement_missing, {"cash_roll_forward"}),
+    ("bakery", departure_not_recorded, {"headcount_roll_forward"}),
+    ("bakery", ingredients_underpaid, {"bakery_ingredient_purchases"}),
     ("bakery", wrong_unit_price, {"unit_price_catalogue"}),
     ("bakery", refund_too_big, {"refund_after_sale"}),
     ("bakery", mass_broken, {"bakery_mass_balance"}),

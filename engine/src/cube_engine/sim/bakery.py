@@ -92,6 +92,7 @@ def plan(spec: ScenarioSpec, md: MasterData) -> list[dict[str, Any]]:
             "rent_cents": round(250000 * max(1.0, spec.scale ** 0.7)),
             "utilities_cents": round(60000 * max(1.0, spec.scale ** 0.7) * (1.15 if first.month in (1, 2, 12) else 1)),
         })  # fmt: skip
+    plans[0]["opening_cash_cents"] = common.opening_cash_cents(spec, "bakery", 3_000_000)
     return plans
 
 
@@ -132,8 +133,13 @@ def render(
                     i = 0  # the galette is sold in January only
                 qty = weighted_index(rng, QTY) + 1
                 price = _price(products[i], day)
-                lines.append({"product_id": products[i].id, "quantity": qty, "unit_price_cents": price,
-                              "line_cents": qty * price})  # fmt: skip
+                same = next((x for x in lines if x["product_id"] == products[i].id), None)
+                if same is not None:  # a till records one line per product: the units add up
+                    same["quantity"] += qty
+                    same["line_cents"] += qty * price
+                else:
+                    lines.append({"product_id": products[i].id, "quantity": qty, "unit_price_cents": price,
+                                  "line_cents": qty * price})  # fmt: skip
                 sold[i] += qty
                 total += qty * price
             customer = md.customers[weighted_index(rng, loyalty)].id if rng.random() < 0.3 else None
@@ -176,4 +182,5 @@ def render(
                       supplier_id=supplier)  # fmt: skip
     common.render_staff_and_fixed_costs(b, md.employees, first, end,
                                         [("rent", 1, p["rent_cents"]), ("utilities", 15, p["utilities_cents"])])  # fmt: skip
+    common.render_bank_statement(b, first, end)
     return b

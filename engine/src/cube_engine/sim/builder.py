@@ -27,6 +27,11 @@ class MonthBuilder:
     ) -> None:  # fmt: skip
         self._rows.append((when, len(self._rows), event_type, cents, refs, attributes or {}))
 
+    def flows(self) -> tuple[int, int, int]:
+        """Money in and money out (both >= 0, cents) of the events so far, and how many moved money."""
+        amounts = [r[3] for r in self._rows if r[3] is not None]
+        return sum(a for a in amounts if a > 0), -sum(a for a in amounts if a < 0), len(amounts)
+
     def build(self) -> list[BusinessEvent]:
         """Events sorted by time (ties by insertion), ids derived from the scenario and position."""
         self._rows.sort(key=lambda r: (r[0], r[1]))

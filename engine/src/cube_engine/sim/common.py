@@ -7,7 +7,7 @@ from typing import Any
 
 from cube_contracts import Entity, ScenarioSpec
 from cube_engine.sim.builder import MonthBuilder
-from cube_engine.sim.streams import at, days, person
+from cube_engine.sim.streams import at, days, person, stream
 
 CURRENCIES = {"EUR": ("Paris, France", "fr"), "USD": ("Austin, United States", "com"),
               "GBP": ("Bristol, United Kingdom", "co.uk")}  # fmt: skip
@@ -108,3 +108,18 @@ def render_staff_and_fixed_costs(
             b.add(at(last, 18), "payroll", -cents, {"role": e.role}, employee_id=e.id)  # type: ignore[attr-defined]
     for label, day, cents in fixed:
         b.add(at(first.replace(day=day), 10), "expense", -cents, {"category": label})
+
+
+def opening_cash_cents(spec: ScenarioSpec, business: str, base_cents: int) -> int:
+    """Cash at the bank when the window opens, decided by the planner (its own stream)."""
+    rng = stream(spec.seed, 0, f"{business}-cash")
+    return round(base_cents * max(0.1, spec.scale) ** 0.7 * rng.uniform(0.7, 1.3) / 10000) * 10000
+
+
+def render_bank_statement(b: MonthBuilder, first: date, end: date) -> None:
+    """The month's bank statement, last event of the month: what came in and went out, from the
+    month's own events, so the validator can roll the cash balance forward month after month."""
+    inflows, outflows, count = b.flows()
+    b.add(at(days(first, end)[-1], 24), "bank_statement", None,
+          {"period": first.strftime("%Y-%m"), "inflows_cents": inflows, "outflows_cents": outflows,
+           "net_cents": inflows - outflows, "transactions": count})  # fmt: skip

@@ -150,6 +150,7 @@ def plan(spec: ScenarioSpec, md: MasterData) -> list[dict[str, Any]]:
         plans.append({"bookings": [bk for bk in every if touches(bk)], "fields": list(IDX),
                       "supplies_cents": round(n_rooms * 5200 * OCCUPANCY[first.month - 1] * 30),
                       "utilities_cents": round(n_rooms * 2600 * 30)})  # fmt: skip
+    plans[0]["opening_cash_cents"] = common.opening_cash_cents(spec, "hotel", 15_000_000)
     return plans
 
 
@@ -197,4 +198,5 @@ def render(
             b.add(at(week_day, 7), "purchase", -round(p["supplies_cents"] / 4.3 * share), {"category": "supplies"},
                   supplier_id=supplier)  # fmt: skip
     common.render_staff_and_fixed_costs(b, md.employees, first, end, [("utilities", 5, p["utilities_cents"])])
+    common.render_bank_statement(b, first, end)
     return b

@@ -68,7 +68,7 @@ class _Book:
         self.plans = plans
         self.active: dict[str, tuple[str, date]] = {}  # customer -> (plan, billing anchor)
         self.churned: dict[str, str] = {}  # customer -> last paid plan
-        self.free: set[str] = set()
+        self.free: dict[str, date] = {}  # customer on the free plan -> day their trial ended
 
     def mrr(self, customer: str) -> int:
         return int(self.plans[self.active[customer][0]].mrr_cents) if customer in self.active else 0  # type: ignore[attr-defined]
@@ -159,7 +159,7 @@ def plan(spec: ScenarioSpec, md: MasterData) -> list[dict[str, Any]]:
             if roll < 0.6:
                 move(when, customer, "new", _pick_paid(r))
             elif roll < 0.82:
-                book.free.add(customer)
+                book.free[customer] = when
         for customer in sorted(book.active):
             plan_id, anchor = book.active[customer]
             tier = int(plans[plan_id].tier)  # type: ignore[attr-defined]
@@ -179,8 +179,8 @@ def plan(spec: ScenarioSpec, md: MasterData) -> list[dict[str, Any]]:
                 move(day_in(), customer, "reactivation", book.churned[customer])
         for customer in sorted(book.free):
             if customer not in book.active and r.random() < 0.015:
-                book.free.discard(customer)
-                move(day_in(), customer, "new", "PL-STARTER")
+                # never before the trial ended (and so never before the customer signed up)
+                move(max(day_in(), book.free.pop(customer)), customer, "new", "PL-STARTER")
         invoices: list[list[Any]] = []  # [date, customer, plan, cents, failed, recovered_on]
         for customer in sorted(book.active):
             plan_id, anchor = book.active[customer]
@@ -208,6 +208,7 @@ def plan(spec: ScenarioSpec, md: MasterData) -> list[dict[str, Any]]:
             "cloud_cents": 40000 + 350 * len(book.active) + 60 * len(book.free),
             "marketing_cents": 6000 * len(trials) + 150000,
         })  # fmt: skip
+    out[0]["opening_cash_cents"] = common.opening_cash_cents(spec, "saas", 25_000_000)
     return out
 
 
@@ -267,4 +268,5 @@ def render(
     common.render_staff_and_fixed_costs(
         b, md.employees, first, end, [("rent", 1, round(450000 * max(1.0, spec.scale**0.6)))]
     )
+    common.render_bank_statement(b, first, end)
     return b

@@ -5,7 +5,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from cube_contracts import BusinessEvent, BusinessType, CheckResult, MasterData, ScenarioSpec
-from cube_engine.validation import bakery, hotel, identity, quality, saas
+from cube_engine.validation import bakery, hotel, identity, ledger, quality, saas
 from cube_engine.validation.context import Ctx
 
 BY_TYPE = {BusinessType.BAKERY: bakery, BusinessType.HOTEL: hotel, BusinessType.TECH_STARTUP: saas}
@@ -27,10 +27,15 @@ def validate(
     ctx = Ctx(spec, master, plans, events)
     module = BY_TYPE[spec.business_type]
     monthly = module.kpis(ctx)
+    cash, staff = ledger.cash(ctx), ledger.headcount(ctx)
+    for k, extra in zip(monthly, ledger.kpis(ctx, cash, staff), strict=True):
+        k.update(extra)
     results = [
         identity.keys_unique(ctx), identity.references_resolve(ctx), identity.event_in_month(ctx),
-        identity.amount_direction(ctx), identity.payroll_matches_salaries(ctx), *module.checks(ctx, monthly),
-        *quality.checks(ctx, monthly),
+        identity.amount_direction(ctx), module.cardinality(ctx), ledger.header_totals(ctx),
+        ledger.entities_active(ctx), identity.payroll_matches_salaries(ctx),
+        ledger.headcount_roll_forward(ctx, staff), ledger.cash_roll_forward(ctx, cash),
+        *module.checks(ctx, monthly), *quality.checks(ctx, monthly),
     ]  # fmt: skip
     failed = [c for c in results if not c.passed and c.severity == "error"]
     warned = [c for c in results if not c.passed and c.severity == "warning"]

@@ -1,6 +1,6 @@
 """Bakery checks: line arithmetic, catalogue prices, refunds, mass balance; KPIs and bands."""
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import date
 from typing import Any
 
@@ -16,27 +16,46 @@ def _price(product: Any, day: date) -> int:
     return int(price)
 
 
+def line_cents(line: dict[str, Any]) -> int:
+    """quantity x unit price x (1 - discount %), rounded half up to the cent, in integers."""
+    gross = line["quantity"] * line["unit_price_cents"]
+    return (gross * (100 - line.get("discount_pct", 0)) + 50) // 100
+
+
 def line_arithmetic(ctx: Ctx) -> CheckResult:
-    problems = []
+    problems, lines = [], 0
     for e in ctx.by_type["sale"]:
-        lines = e.attributes.get("lines", [])
-        for line in lines:
-            if line["line_cents"] != line["quantity"] * line["unit_price_cents"]:
-                problems.append(f"ticket {e.attributes.get('ticket_id')} line {line['product_id']}: "
-                                f"{line['quantity']} x {line['unit_price_cents']} != {line['line_cents']} cents")  # fmt: skip
-        total = sum(line["line_cents"] for line in lines)
-        if total != cents(e.amount) or not lines:
-            problems.append(
-                f"ticket {e.attributes.get('ticket_id')}: lines sum to {total / 100:.2f}, amount is {e.amount}"
-            )
-        if len(lines) > 10:
-            problems.append(f"ticket {e.attributes.get('ticket_id')} has {len(lines)} lines (at most 10)")
+        for line in e.attributes.get("lines", []):
+            lines += 1
+            if line["line_cents"] != line_cents(line):
+                discount = f" x (1 - {line['discount_pct']} %)" if line.get("discount_pct") else ""
+                problems.append(f"ticket {e.attributes.get('ticket_id')} line {line['product_id']}: {line['quantity']} x "
+                                f"{line['unit_price_cents']}{discount} = {line_cents(line)}, line says {line['line_cents']} cents")  # fmt: skip
     return result(
-        "line_arithmetic",
-        problems,
-        len(ctx.by_type["sale"]),
-        ok="every line = quantity x unit price; tickets = sum of lines",
+        "line_arithmetic", problems, lines, ok="every line = quantity x unit price x (1 - discount)"
     )
+
+
+def cardinality(ctx: Ctx) -> CheckResult:
+    """1-10 lines per ticket, one line per product, one sale per ticket id, at most one refund each."""
+    problems = []
+    tickets: Counter[str] = Counter()
+    for e in ctx.by_type["sale"]:
+        ticket = e.attributes.get("ticket_id")
+        tickets[ticket] += 1
+        lines = e.attributes.get("lines", [])
+        if not 1 <= len(lines) <= 10:
+            problems.append(f"ticket {ticket} has {len(lines)} lines (1 to 10 allowed)")
+        repeated = sorted(p for p, n in Counter(x["product_id"] for x in lines).items() if n > 1)
+        if repeated:
+            problems.append(
+                f"ticket {ticket} has {len(repeated)} product(s) on more than one line: {', '.join(repeated)}"
+            )
+    problems += [f"ticket id {t} used by {n} sales" for t, n in tickets.items() if n > 1]
+    refunds = Counter(e.attributes.get("ticket_id") for e in ctx.by_type["refund"])
+    problems += [f"ticket {t} refunded {n} times (at most once)" for t, n in refunds.items() if n > 1]
+    return result("cardinality_bounds", problems, ok=f"{len(tickets)} tickets: 1-10 lines, one line per product, "
+                  "one sale per ticket id, at most one refund")  # fmt: skip
 
 
 def unit_price_catalogue(ctx: Ctx) -> CheckResult:
@@ -50,7 +69,7 @@ def unit_price_catalogue(ctx: Ctx) -> CheckResult:
                 problems.append(
                     f"ticket {e.attributes.get('ticket_id')}: unknown product {line['product_id']}"
                 )
-            elif line["unit_price_cents"] != _price(product, day) and not line.get("discount"):
+            elif line["unit_price_cents"] != _price(product, day) and not line.get("discount_pct"):
                 problems.append(f"ticket {e.attributes.get('ticket_id')} on {day}: {line['product_id']} at "
                                 f"{line['unit_price_cents']} cents, catalogue says {_price(product, day)}")  # fmt: skip
     return result(
@@ -105,6 +124,31 @@ def mass_balance(ctx: Ctx) -> CheckResult:
     return result("bakery_mass_balance", problems, ok="produced = sold + waste for every product and day")
 
 
+def ingredient_purchases(ctx: Ctx) -> CheckResult:
+    """Each month's ingredient purchases pay for that month's production at catalogue unit cost; the
+    tolerance is one cent per purchase, the rounding of splitting a week's cost over suppliers."""
+    unit_cost = {p.id: p.unit_cost_cents for p in ctx.master.products}  # type: ignore[attr-defined]
+    produced: dict[int, int] = defaultdict(int)
+    for e in ctx.by_type["production"]:
+        for line in e.attributes.get("lines", []):
+            produced[e.month] += line["produced"] * unit_cost.get(line["product_id"], 0)
+    bought: dict[int, int] = defaultdict(int)
+    count: dict[int, int] = defaultdict(int)
+    for e in ctx.by_type["purchase"]:
+        if e.attributes.get("category") == "ingredients":
+            bought[e.month] -= cents(e.amount)
+            count[e.month] += 1
+    problems = []
+    for m in range(1, ctx.spec.months + 1):
+        off = bought[m] - produced[m]
+        if abs(off) > count[m]:
+            share = f", {100 * off / produced[m]:+.2f} %" if produced[m] else ""
+            problems.append(f"month {m}: ingredients bought {bought[m] / 100:,.2f}, production at catalogue cost "
+                            f"{produced[m] / 100:,.2f} (off by {off / 100:+,.2f}{share}; tolerance {count[m]} cents)")  # fmt: skip
+    return result("bakery_ingredient_purchases", problems,
+                  ok="ingredient purchases = production x catalogue unit cost, to a cent per purchase")  # fmt: skip
+
+
 def kpis(ctx: Ctx) -> list[dict[str, Any]]:
     out = []
     for month in range(1, ctx.spec.months + 1):
@@ -137,6 +181,7 @@ def checks(ctx: Ctx, monthly: list[dict[str, Any]]) -> list[CheckResult]:
     waste = [m["waste_pct"] for m in monthly if m["waste_pct"] is not None]
     return [
         line_arithmetic(ctx), unit_price_catalogue(ctx), refund_after_sale(ctx), mass_balance(ctx),
+        ingredient_purchases(ctx),
         band("band_food_cost", 100 * cogs / revenue if revenue else None, 20, 35, "food cost", " %"),
         band("band_waste", sum(waste) / len(waste) if waste else None, 3, 8, "unsold production", " %"),
     ]  # fmt: skip

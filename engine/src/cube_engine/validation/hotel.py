@@ -1,6 +1,6 @@
 """Hotel checks: capacity, booking order, cancellations, stay arithmetic; occupancy, ADR, RevPAR."""
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import date, timedelta
 from typing import Any
 
@@ -73,6 +73,27 @@ def stay_arithmetic(ctx: Ctx) -> CheckResult:
     return result(
         "hotel_stay_arithmetic", problems, len(ctx.by_type["checkout"]), ok="room revenue = nights x rate"
     )
+
+
+BOOKING_EVENTS = ("booking", "cancellation", "check_in", "checkout", "ancillary_sale")
+
+
+def cardinality(ctx: Ctx) -> CheckResult:
+    """Per booking id at most one event of each kind; every stay 1 to 30 nights."""
+    problems = []
+    seen: Counter[tuple[str, str]] = Counter()
+    for kind in BOOKING_EVENTS:
+        for e in ctx.by_type[kind]:
+            seen[(e.attributes.get("booking_id", ""), kind)] += 1
+            nights = e.attributes.get("nights")
+            if nights is not None and not 1 <= nights <= 30:
+                problems.append(
+                    f"{kind} of booking {e.attributes.get('booking_id')} is for {nights} nights (1 to 30)"
+                )
+    problems += [f"booking {b} has {n} {kind} events (at most 1)" for (b, kind), n in seen.items() if n > 1]
+    bookings = len({b for b, _ in seen})
+    return result("cardinality_bounds", problems,
+                  ok=f"{bookings} bookings: at most one event of each kind, stays of 1-30 nights")  # fmt: skip
 
 
 def kpis(ctx: Ctx) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ DIRECTION = {
     "booking": 0, "cancellation": 0, "check_in": 0, "production": 0, "waste": 0, "hire": 0, "departure": 0,
     "narrative": 0, "notable_event": 0, "trial_started": 0, "subscription_started": 0, "subscription_upgraded": 0, "subscription_downgraded": 0,
     "subscription_cancelled": 0, "subscription_reactivated": 0, "payment_failed": 0,
+    "bank_statement": 0,
 }  # fmt: skip
 REF_LISTS = {"customer_id": "customers", "product_id": "products", "room_id": "rooms",
              "room_type_id": "room_types", "plan_id": "plans", "employee_id": "employees",

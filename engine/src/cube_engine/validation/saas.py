@@ -1,7 +1,7 @@
 """Tech startup checks: MRR and subscriber roll-forwards, movement classes, normalisation,
 invoices; MRR KPIs, churn and NRR against SaaS benchmarks."""
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 from cube_contracts import CheckResult
@@ -113,6 +113,31 @@ def subscription_chain(ctx: Ctx) -> CheckResult:
             )
         last[customer] = e.attributes["mrr_after_cents"]
     return result("subscription_chain", problems, ok="one subscription per customer; movements chain")
+
+
+OPENS = ("subscription_started", "subscription_reactivated")
+
+
+def cardinality(ctx: Ctx) -> CheckResult:
+    """One trial per customer, at most one paid invoice per customer and month, and at most one
+    subscription at once: a subscription starts only when none runs, changes only while one does."""
+    problems = []
+    trials = Counter(e.customer_id for e in ctx.by_type["trial_started"])
+    problems += [f"{c} started {n} trials (at most 1)" for c, n in trials.items() if n > 1]
+    paid = Counter((e.customer_id, e.month) for e in ctx.by_type["invoice_paid"])
+    problems += [f"{c} has {n} paid invoices in month {m} (at most 1)" for (c, m), n in paid.items() if n > 1]
+    active: dict[str, bool] = {}
+    for e in sorted((e for t in MOVES for e in ctx.by_type[t]), key=lambda e: (e.occurred_at, e.month)):
+        customer = e.customer_id or ""
+        opens = e.event_type in OPENS
+        running = active.get(customer, not opens)  # the first movement tells whether one ran before
+        if opens and running:
+            problems.append(f"{customer}: {e.event_type} on {ctx.day(e)} while a subscription is active")
+        elif not opens and not running:
+            problems.append(f"{customer}: {e.event_type} on {ctx.day(e)} with no active subscription")
+        active[customer] = e.event_type != "subscription_cancelled"
+    return result("cardinality_bounds", problems, ok="one trial per customer, one paid invoice per customer "
+                  "and month, at most one subscription at once")  # fmt: skip
 
 
 def kpis(ctx: Ctx) -> list[dict[str, Any]]:
