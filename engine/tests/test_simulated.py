@@ -1,6 +1,7 @@
 """The simulation: deterministic, month-parallel, consistent, and sized by `scale`."""
 
 import asyncio
+from itertools import pairwise
 from uuid import UUID, uuid4
 
 import pytest
@@ -45,6 +46,24 @@ def test_every_identity_check_passes(business_type: str, seed: int) -> None:
     assert report.passed and failed == [], failed
     assert len(events) > 1000
     assert len(report.kpis["monthly"]) == 12
+
+
+@pytest.mark.parametrize("business_type", TYPES)
+def test_each_month_closes_with_its_bank_statement_and_the_cash_rolls_forward(business_type: str) -> None:
+    spec = ScenarioSpec(business_type=business_type, seed=11, months=4)  # type: ignore[arg-type]
+    _, master, plans, months = generate(spec)
+    for month in months:
+        # last, so the events before it keep the ids they had without it
+        assert [e.event_type for e in month].count("bank_statement") == 1
+        assert month[-1].event_type == "bank_statement" and month[-1].amount is None
+        money = [int(e.amount * 100) for e in month if e.amount is not None]
+        assert month[-1].attributes["inflows_cents"] == sum(a for a in money if a > 0)
+        assert month[-1].attributes["outflows_cents"] == -sum(a for a in money if a < 0)
+    kpis = validate(spec, master, plans, [e for m in months for e in m]).kpis["monthly"]
+    assert kpis[0]["opening_cash"] == plans[0]["opening_cash_cents"] / 100 > 0
+    for before, after in pairwise(kpis):
+        assert after["opening_cash"] == before["closing_cash"]
+        assert after["headcount_start"] == before["headcount_end"]
 
 
 @pytest.mark.parametrize("business_type", TYPES)

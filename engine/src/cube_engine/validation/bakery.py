@@ -1,4 +1,5 @@
-"""Bakery checks: line arithmetic, catalogue prices, refunds, mass balance; KPIs and bands."""
+"""Bakery checks: cardinality, line arithmetic, catalogue prices, refunds, mass balance, ingredient
+purchases; KPIs and bands."""
 
 from collections import Counter, defaultdict
 from datetime import date
