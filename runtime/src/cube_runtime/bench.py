@@ -43,12 +43,27 @@ async def _one(client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any
     server = (
         datetime.fromisoformat(view["completed_at"]) - datetime.fromisoformat(view["created_at"])
     ).total_seconds()
+    created = datetime.fromisoformat(view["created_at"])
+    marks = {
+        name: (datetime.fromisoformat(at) - created).total_seconds()
+        for name, at in (view.get("timings") or {}).items()
+        if name in MILESTONES and isinstance(at, str)
+    }
     return {
         "status": view["status"],
         "observed": observed,
         "server": server,
         "events": view["event_count"] or 0,
+        "marks": marks,
+        "llm_ms": {k: v for k, v in (view.get("timings") or {}).items() if k.startswith("llm_")},
     }
+
+
+# The status table's milestones, in pipeline order: where the time of a scenario goes.
+MILESTONES = (
+    "requested", "planning_started", "master_data_done", "trends_done", "months_started", "months_done",
+    "validation_started", "completed",
+)  # fmt: skip
 
 
 SCALE = 1.0
@@ -86,6 +101,20 @@ def _report(label: str, runs: list[dict[str, Any]]) -> float:
     print(f"  POST->completed (server clock)  p50 {p50 * 1000:7.1f} ms  p95 {_pct(srv, 0.95) * 1000:7.1f} ms")
     print(f"  POST->completed (client polled) p50 {statistics.median(obs) * 1000:7.1f} ms"
           f"  p95 {_pct(obs, 0.95) * 1000:7.1f} ms")  # fmt: skip
+    steps = [
+        f"{name} {statistics.median(r['marks'][name] for r in runs if name in r['marks']) * 1000:.0f}"
+        for name in MILESTONES
+        if any(name in r.get("marks", {}) for r in runs)
+    ]
+    print("  p50 ms after POST: " + ", ".join(steps))
+    llm = [r["llm_ms"] for r in runs if r.get("llm_ms")]
+    if llm:
+        print(
+            "  LLM time per stage, p50 ms (months: sum of the month calls): "
+            + ", ".join(
+                f"{k[4:-3]} {statistics.median(x.get(k, 0) for x in llm):.0f}" for k in sorted(llm[0])
+            )
+        )
     return p50
 
 
