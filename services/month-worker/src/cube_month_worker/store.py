@@ -1,5 +1,6 @@
 """Business events in PostgreSQL: a month is replaced whole, in one transaction, with COPY."""
 
+import asyncio
 from typing import Any
 from uuid import UUID
 
@@ -62,23 +63,34 @@ async def replace_month(
 
 
 class MasterDataCache:
-    """Master data per scenario: read once per process, since every month of a scenario needs it."""
+    """Master data per scenario: read once per process, since every month of a scenario needs it.
+
+    The months of a scenario arrive together; the first one reads, the others wait for its read."""
 
     def __init__(self, size: int = 64) -> None:
         self.size = size
-        self._items: dict[UUID, MasterData] = {}
+        self._items: dict[UUID, asyncio.Future[MasterData]] = {}
 
     async def get(self, pool: asyncpg.Pool, scenario_id: UUID) -> MasterData:
-        if scenario_id in self._items:
-            return self._items[scenario_id]
+        found = self._items.get(scenario_id)
+        if found is None:
+            found = asyncio.ensure_future(self._read(pool, scenario_id))
+            if len(self._items) >= self.size:
+                self._items.pop(next(iter(self._items)))
+            self._items[scenario_id] = found
+        try:
+            return await asyncio.shield(found)
+        except BaseException:
+            if found.done() and self._items.get(scenario_id) is found:
+                del self._items[scenario_id]  # a failed read is not cached: the next month reads again
+            raise
+
+    @staticmethod
+    async def _read(pool: asyncpg.Pool, scenario_id: UUID) -> MasterData:
         data = await pool.fetchval("SELECT data FROM master_data WHERE scenario_id = $1", scenario_id)
         if data is None:
             raise LookupError(f"no master data stored for scenario {scenario_id}")
-        master = MasterData.model_validate(data)
-        if len(self._items) >= self.size:
-            self._items.pop(next(iter(self._items)))
-        self._items[scenario_id] = master
-        return master
+        return MasterData.model_validate(data)
 
 
 async def load_plan(pool: asyncpg.Pool, scenario_id: UUID, month: int) -> dict[str, Any]:
