@@ -11,18 +11,21 @@ import pytest
 
 from cube_contracts import ScenarioSpec
 from cube_engine import generate, validate
+from cube_engine.validation import bakery
+from cube_engine.validation.context import Ctx
 
 CACHE: dict[str, Any] = {}
 
 
-def good(business_type: str) -> tuple[Any, Any, list[Any], list[Any]]:
-    if business_type not in CACHE:
+def good(business_type: str, scale: float = 1.0) -> tuple[Any, Any, list[Any], list[Any]]:
+    key = f"{business_type}@{scale}"
+    if key not in CACHE:
         # seed 7 of 4 months: the determinism check re-renders month 4; the breakers below touch
         # earlier months, so each one trips only the check it is about.
-        spec = ScenarioSpec(business_type=business_type, seed=7, months=4)  # type: ignore[arg-type]
+        spec = ScenarioSpec(business_type=business_type, seed=7, months=4, scale=scale)  # type: ignore[arg-type]
         master, plans, months = generate(spec, uuid4())
-        CACHE[business_type] = (spec, master, plans, [e for m in months for e in m])
-    spec, master, plans, events = CACHE[business_type]
+        CACHE[key] = (spec, master, plans, [e for m in months for e in m])
+    spec, master, plans, events = CACHE[key]
     return spec, copy.deepcopy(master), copy.deepcopy(plans), [e.model_copy(deep=True) for e in events]
 
 
@@ -162,7 +165,7 @@ def refund_too_big(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
 
 def mass_broken(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
     line = first(ev, "production").attributes["lines"][0]
-    line["produced"] += 1
+    line["waste"] += 1  # produced (and so the ingredients bought) unchanged: only the balance breaks
 
 
 def payroll_off(s: Any, m: Any, p: Any, ev: list[Any]) -> None:
@@ -276,12 +279,16 @@ CASES: list[tuple[str, Callable[..., None], set[str]]] = [
     ("bakery", month_not_reproducible, {"determinism"}),
 ]
 
+# A breaker that needs a departure in months 1-3 runs on a bigger bakery: at scale 1 the bakery
+# has one part-timer, who stays through those months at seed 7; at scale 3 one of four leaves.
+SCALE = {"departure_not_recorded": 3.0}
+
 
 @pytest.mark.parametrize(("business_type", "breaker", "expected"), CASES, ids=[c[1].__name__ for c in CASES])
 def test_breaking_one_property_fails_exactly_its_check(
     business_type: str, breaker: Callable[..., None], expected: set[str]
 ) -> None:
-    spec, master, plans, events = good(business_type)
+    spec, master, plans, events = good(business_type, SCALE.get(breaker.__name__, 1.0))
     assert validate(spec, master, plans, events).passed
     breaker(spec, master, plans, events)
     report = validate(spec, master, plans, events)
@@ -337,3 +344,15 @@ def test_one_customer_carrying_the_revenue_warns_about_heavy_tails_only() -> Non
     report = validate(spec, master, plans, events)
     warned = {c.name for c in report.checks if not c.passed}
     assert report.passed and "heavy_tails" in warned and warned <= {"heavy_tails"}
+
+
+def test_payroll_too_heavy_for_the_sales_warns_about_the_gross_margin_only() -> None:
+    spec, master, plans, events = good("bakery")
+    ctx = Ctx(spec, master, plans, events)
+    monthly = bakery.kpis(ctx)
+    assert {c.name for c in bakery.checks(ctx, monthly) if not c.passed} == set()
+    for k in monthly:  # three times the staff for the same sales: little is left after labour
+        k["payroll"] *= 3
+    results = bakery.checks(ctx, monthly)
+    assert {c.name for c in results if not c.passed} == {"band_gross_margin"}
+    assert all(c.severity == "warning" for c in results if not c.passed)

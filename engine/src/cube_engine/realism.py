@@ -24,7 +24,9 @@ def _bakery(r: dict[str, Any]) -> dict[str, float | None]:
     waste = [k["waste_pct"] for k in m if k["waste_pct"] is not None]
     lines = [len(e.attributes["lines"]) for e in r["events"] if e.event_type == "sale"]
     units = [sum(x["quantity"] for x in e.attributes["lines"]) for e in r["events"] if e.event_type == "sale"]
+    margin = revenue - _sum(m, "materials") - _sum(m, "payroll")
     return {"food cost % of sales": 100 * cogs / revenue if revenue else None,
+            "gross margin after labour %": 100 * margin / revenue if revenue else None,
             "unsold production %": sum(waste) / len(waste) if waste else None,
             "units per line": sum(units) / sum(lines) if lines else None}  # fmt: skip
 
@@ -59,6 +61,7 @@ def _saas(r: dict[str, Any]) -> dict[str, float | None]:
 TARGETS: dict[BusinessType, tuple[Callable[[dict[str, Any]], dict[str, float | None]], dict[str, tuple[float, str]]]] = {
     BusinessType.BAKERY: (_bakery, {
         "food cost % of sales": (30.0, "Bake Magazine: under 35 %, ideally under 30 %"),
+        "gross margin after labour %": (45.0, "Bake Magazine: 44-46 % after labour, materials, packaging"),
         "unsold production %": (5.0, "Pietrangeli et al. 2023: 4-6 %"),
         "units per line": (1.5, "French bakery ticket data: about 1.5"),
     }),

@@ -20,7 +20,22 @@ from cube_engine.sim.streams import (
     weighted_index,
 )  # fmt: skip
 
-PARAMS = {"tickets_per_day": common.Param(24.0, 1.0, 400.0)}
+PARAMS = {"tickets_per_day": common.Param(40.0, 1.0, 400.0)}
+
+# Staff are sized from the revenue the plan expects: their payroll is about LABOUR_SHARE of it
+# (labour 22-28 % of sales; with food cost under 30 % that leaves the gross margin after labour
+# and materials at about 45 %, REALISM.md). The owner-baker is not on the payroll: a sole trader
+# bakes and lives on the operating profit, so at scale 1 the employees are one or two part-timers;
+# full-time bakers, pastry chefs and sales assistants, then shop managers, come with scale.
+LABOUR_SHARE = 0.26
+# role, share of the shop floor's labour budget, full-time monthly salary low, high (cents)
+ROLES = [("sales assistant", 0.40, 185000, 215000), ("baker", 0.40, 210000, 270000),
+         ("pastry chef", 0.20, 220000, 280000)]  # fmt: skip
+MANAGER = ("shop manager", 300000, 380000)
+FTE_PER_MANAGER = 12  # one manager for about a dozen full-time equivalents
+MIN_HOURS = 12  # shortest part-time contract, hours a week
+# A small shop at scale 1; rent and energy (ovens, cold rooms) grow sublinearly with scale.
+RENT_CENTS, UTILITIES_CENTS, FIXED_EXPONENT = 110000, 50000, 0.9
 
 # name, category, price (cents), unit cost share of price, popularity
 CATALOGUE = [
@@ -37,8 +52,10 @@ WEEKDAY = [0.0, 0.9, 0.95, 1.0, 1.1, 1.45, 1.25]  # Monday closed, Saturday busi
 SEASON = [0.92, 0.95, 1.0, 1.02, 1.05, 1.02, 0.92, 0.80, 1.0, 1.02, 1.05, 1.25]
 HOURS = cumulative([0, 0, 0, 0, 0, 0, 0, 9, 11, 7, 4, 5, 9, 7, 3, 3, 5, 7, 6, 3, 0, 0, 0, 0])
 HOLIDAYS = {(12, 24): 2.1, (12, 31): 1.7, (1, 6): 1.5, (2, 14): 1.3, (5, 1): 0.0, (12, 25): 0.0, (1, 1): 0.0}
-LINES = cumulative([62, 28, 10])  # lines per ticket: 1, 2 or 3
-QTY = cumulative([70, 18, 6, 4, 2])  # units per line: 1..5 (about 1.5 on average)
+LINE_WEIGHTS: list[float] = [62, 28, 10]
+QTY_WEIGHTS: list[float] = [70, 18, 6, 4, 2]
+LINES = cumulative(LINE_WEIGHTS)  # lines per ticket: 1, 2 or 3
+QTY = cumulative(QTY_WEIGHTS)  # units per line: 1..5 (about 1.5 on average)
 
 
 def master(scenario_id: UUID, spec: ScenarioSpec) -> MasterData:
@@ -63,10 +80,10 @@ def master(scenario_id: UUID, spec: ScenarioSpec) -> MasterData:
     for i in range(n_customers):
         name, email = person(rng, "example.org")
         customers.append(Entity(id=f"C{i + 1:05d}", name=name, email=email, loyalty_card=True))
-    staff_scale = max(1, round(spec.scale**0.8))
-    staff = common.employees(rng, [("baker", 2 * staff_scale, 220000, 290000), ("pastry chef", staff_scale,
-                              230000, 300000), ("sales assistant", 2 * staff_scale, 180000, 220000)],
-                              first, end, domain)  # fmt: skip
+    revenue = expected_monthly_revenue_cents(spec, params, products)
+    staff = common.employees(
+        rng, staff_roles(LABOUR_SHARE * revenue), first, end, domain, keep_posts_filled=True
+    )
     suppliers = [Entity(id=f"S{i + 1:02d}", name=n, supplies=k) for i, (n, k) in enumerate([
         ("Moulins de la Vallée", "flour"), ("Laiterie Centrale", "dairy"), ("Primeurs du Marché", "fruit"),
         ("Emballages Pro", "packaging"), ("Torréfaction Arabica", "coffee")])]  # fmt: skip
@@ -81,16 +98,78 @@ def master(scenario_id: UUID, spec: ScenarioSpec) -> MasterData:
     )
 
 
+def _demand(spec: ScenarioSpec, params: dict[str, Any], month: int) -> float:
+    """Expected tickets on an ordinary day of the month (before weekday and holiday factors)."""
+    first, _ = month_bounds(spec.start, month)
+    trend = (1 + params["growth"]) ** ((month - 1) / 12)
+    return round(params["tickets_per_day"] * spec.scale * trend * SEASON[first.month - 1], 4)
+
+
+def expected_monthly_revenue_cents(
+    spec: ScenarioSpec, params: dict[str, Any], products: list[Entity]
+) -> float:
+    """The revenue the plan expects per month over the window: expected tickets each day x units per
+    ticket x the popularity-weighted catalogue price in force (the galette in January only)."""
+    units = sum((i + 1) * w for i, w in enumerate(LINE_WEIGHTS)) / sum(LINE_WEIGHTS)
+    units *= sum((i + 1) * w for i, w in enumerate(QTY_WEIGHTS)) / sum(QTY_WEIGHTS)
+    weights = [pr.popularity for pr in products]
+    total = 0.0
+    for month in range(1, spec.months + 1):
+        first, end = month_bounds(spec.start, month)
+        demand = _demand(spec, params, month)
+        for day in days(first, end):
+            factor = WEEKDAY[day.weekday()] * HOLIDAYS.get((day.month, day.day), 1.0)
+            if factor:
+                prices = [_price(products[0] if pr.category == "cake" and day.month != 1 else pr, day)
+                          for pr in products]  # fmt: skip
+                mean = sum(w * p for w, p in zip(weights, prices, strict=True)) / sum(weights)
+                total += demand * factor * units * mean
+    return total / spec.months
+
+
+def staff_roles(labour_cents: float) -> list[tuple[str, int, int, int, int]]:
+    """(role, count, salary low, high, hours a week) whose payroll is about `labour_cents` a month:
+    managers first, then each role's share as full-timers and one part-timer for the rest; hours
+    too few for a contract of their own go to a part-timer with room, and there is always someone
+    to help the owner at the counter."""
+    mid = {role: (low + high) / 2 for role, _, low, high in ROLES}
+    average = sum(share * mid[role] for role, share, _, _ in ROLES)
+    managers = round(labour_cents / average / FTE_PER_MANAGER)
+    budget = max(0.0, labour_cents - managers * (MANAGER[1] + MANAGER[2]) / 2)
+    full = common.FULL_TIME_HOURS
+    out = [(MANAGER[0], managers, MANAGER[1], MANAGER[2], full)] if managers else []
+    spare = 0.0  # cents of labour budget not yet given to anyone
+    for role, share, low, high in ROLES:
+        people, rest = divmod(budget * share / mid[role] * full, full)
+        if people:
+            out.append((role, int(people), low, high, full))
+        if rest >= MIN_HOURS:
+            out.append((role, 1, low, high, round(rest)))
+        else:
+            spare += rest * mid[role] / full
+    for i, (role, count, low, high, hours) in enumerate(out):
+        extra = round(spare / mid.get(role, MANAGER[1]) * full)
+        if count == 1 and hours < full and hours + extra <= full:
+            out[i] = (role, 1, low, high, hours + extra)
+            break
+    else:
+        role, _, low, high = ROLES[0]
+        extra = round(spare / mid[role] * full)
+        if extra >= MIN_HOURS / 2 or not out:
+            out.append((role, 1, low, high, max(MIN_HOURS, extra)))
+    return out
+
+
 def plan(spec: ScenarioSpec, md: MasterData) -> list[dict[str, Any]]:
     params = common.resolve_params(spec, PARAMS)
+    fixed = max(0.5, spec.scale) ** FIXED_EXPONENT
     plans = []
     for month in range(1, spec.months + 1):
         first, _ = month_bounds(spec.start, month)
-        trend = (1 + params["growth"]) ** ((month - 1) / 12)
         plans.append({
-            "demand": round(params["tickets_per_day"] * spec.scale * trend * SEASON[first.month - 1], 4),
-            "rent_cents": round(250000 * max(1.0, spec.scale ** 0.7)),
-            "utilities_cents": round(60000 * max(1.0, spec.scale ** 0.7) * (1.15 if first.month in (1, 2, 12) else 1)),
+            "demand": _demand(spec, params, month),
+            "rent_cents": round(RENT_CENTS * fixed),
+            "utilities_cents": round(UTILITIES_CENTS * fixed * (1.15 if first.month in (1, 2, 12) else 1)),
         })  # fmt: skip
     plans[0]["opening_cash_cents"] = common.opening_cash_cents(spec, "bakery", 3_000_000)
     return plans

@@ -13,6 +13,9 @@ CURRENCIES = {"EUR": ("Paris, France", "fr"), "USD": ("Austin, United States", "
               "GBP": ("Bristol, United Kingdom", "co.uk")}  # fmt: skip
 
 
+FULL_TIME_HOURS = 35  # hours a week of a full-time contract; salaries are quoted for it
+
+
 @dataclass(frozen=True)
 class Param:
     """A user-settable parameter and its bounds."""
@@ -54,14 +57,36 @@ def resolve_params(spec: ScenarioSpec, extra: dict[str, Param]) -> dict[str, Any
 
 
 def employees(
-    rng: random.Random, roles: list[tuple[str, int, int, int]], start: date, end: date, domain: str
+    rng: random.Random,
+    roles: list[tuple[str, int, int, int]] | list[tuple[str, int, int, int, int]],
+    start: date,
+    end: date,
+    domain: str,
+    keep_posts_filled: bool = False,
 ) -> list[Entity]:
-    """Staff: (role, count, monthly salary low, high) in cents; some join or leave during the window."""
+    """Staff: (role, count, monthly salary low, high in cents for a full-time week[, hours per
+    week]); a part-timer's salary is the full-time one prorated to their hours (35 a week is full
+    time). Some join or leave during the window. With `keep_posts_filled` every post is staffed the
+    whole window: a leaver's successor is hired the day they leave, and someone who joins during the
+    window takes over from a predecessor who leaves that day."""
     staff: list[Entity] = []
     window = (end - start).days
-    for role, count, low, high in roles:
+
+    def add(
+        role: str, hours: int, low: int, high: int, who: tuple[str, str], hired: date, left: date | None
+    ) -> None:
+        staff.append(
+            Entity(
+                id=f"E{len(staff) + 1:04d}", name=who[0], email=who[1], role=role, hours_per_week=hours,
+                monthly_salary_cents=round(rng.randrange(low, high, 500) * hours / FULL_TIME_HOURS),
+                hired_on=hired.isoformat(), left_on=left.isoformat() if left else None,
+            )
+        )  # fmt: skip
+
+    for role, count, low, high, *more in roles:
+        hours = more[0] if more else FULL_TIME_HOURS
         for _ in range(count):
-            name, email = person(rng, domain)
+            who = person(rng, domain)
             hired = start - timedelta(days=rng.randint(30, 2000))
             left = None
             roll = rng.random()
@@ -69,13 +94,12 @@ def employees(
                 hired = start + timedelta(days=rng.randint(10, max(11, window - 30)))
             elif roll < 0.20:
                 left = start + timedelta(days=rng.randint(30, max(31, window - 1)))
-            staff.append(
-                Entity(
-                    id=f"E{len(staff) + 1:04d}", name=name, email=email, role=role,
-                    monthly_salary_cents=rng.randrange(low, high, 500), hired_on=hired.isoformat(),
-                    left_on=left.isoformat() if left else None,
-                )
-            )  # fmt: skip
+            add(role, hours, low, high, who, hired, left)
+            if keep_posts_filled and left is not None and left < end:
+                add(role, hours, low, high, person(rng, domain), left, None)
+            elif keep_posts_filled and hired > start:
+                before = start - timedelta(days=rng.randint(30, 2000))
+                add(role, hours, low, high, person(rng, domain), before, hired)
     return staff
 
 

@@ -46,4 +46,7 @@ def validate(
         summary += (
             f", {len(warned)} warning{'s' if len(warned) > 1 else ''} ({', '.join(c.name for c in warned)})"
         )
-    return ValidationReport(passed=not failed, checks=results, kpis={"monthly": monthly}, summary=summary)
+    kpis: dict[str, Any] = {"monthly": monthly}
+    if hasattr(module, "year_kpis"):
+        kpis["year"] = module.year_kpis(monthly)
+    return ValidationReport(passed=not failed, checks=results, kpis=kpis, summary=summary)

@@ -150,6 +150,12 @@ def ingredient_purchases(ctx: Ctx) -> CheckResult:
                   ok="ingredient purchases = production x catalogue unit cost, to a cent per purchase")  # fmt: skip
 
 
+def gross_margin_pct(revenue: float, materials: float, payroll: float) -> float | None:
+    """(revenue - materials - payroll) / revenue in %: what is left after ingredients and packaging
+    (the purchases) and labour (the payroll), Bake Magazine's gross margin."""
+    return round(100 * (revenue - materials - payroll) / revenue, 2) if revenue else None
+
+
 def kpis(ctx: Ctx) -> list[dict[str, Any]]:
     out = []
     for month in range(1, ctx.spec.months + 1):
@@ -162,6 +168,8 @@ def kpis(ctx: Ctx) -> list[dict[str, Any]]:
             for e in ev
             if e.amount is not None and cents(e.amount) < 0 and e.event_type != "refund"
         )
+        payroll = -sum(cents(e.amount) for e in ev if e.event_type == "payroll")
+        materials = -sum(cents(e.amount) for e in ev if e.event_type == "purchase")
         produced = waste = cogs = 0
         for e in ev:
             if e.event_type == "production":
@@ -170,19 +178,34 @@ def kpis(ctx: Ctx) -> list[dict[str, Any]]:
                     waste += line["waste"]
                     cogs += line["produced"] * line["unit_cost_cents"]
         out.append({"month": month, "revenue": revenue / 100, "costs": costs / 100, "margin": (revenue - costs) / 100,
+                    "payroll": payroll / 100, "materials": materials / 100,
+                    "gross_margin_after_labour_pct": gross_margin_pct(revenue, materials, payroll),
                     "food_cost_pct": round(100 * cogs / revenue, 2) if revenue else None,
                     "waste_pct": round(100 * waste / produced, 2) if produced else None,
                     "tickets": sum(1 for e in ev if e.event_type == "sale")})  # fmt: skip
     return out
 
 
+def year_kpis(monthly: list[dict[str, Any]]) -> dict[str, Any]:
+    """The window's totals: revenue, materials, payroll, costs, operating margin and the gross
+    margin after materials and labour."""
+    revenue, costs = sum(m["revenue"] for m in monthly), sum(m["costs"] for m in monthly)
+    materials, payroll = sum(m["materials"] for m in monthly), sum(m["payroll"] for m in monthly)
+    return {"revenue": round(revenue, 2), "materials": round(materials, 2), "payroll": round(payroll, 2),
+            "costs": round(costs, 2), "margin": round(revenue - costs, 2),
+            "operating_margin_pct": round(100 * (revenue - costs) / revenue, 2) if revenue else None,
+            "gross_margin_after_labour_pct": gross_margin_pct(revenue, materials, payroll)}  # fmt: skip
+
+
 def checks(ctx: Ctx, monthly: list[dict[str, Any]]) -> list[CheckResult]:
     revenue = sum(m["revenue"] for m in monthly)
     cogs = sum(m["food_cost_pct"] * m["revenue"] / 100 for m in monthly if m["food_cost_pct"])
     waste = [m["waste_pct"] for m in monthly if m["waste_pct"] is not None]
+    margin = year_kpis(monthly)["gross_margin_after_labour_pct"]
     return [
         line_arithmetic(ctx), unit_price_catalogue(ctx), refund_after_sale(ctx), mass_balance(ctx),
         ingredient_purchases(ctx),
         band("band_food_cost", 100 * cogs / revenue if revenue else None, 20, 35, "food cost", " %"),
         band("band_waste", sum(waste) / len(waste) if waste else None, 3, 8, "unsold production", " %"),
+        band("band_gross_margin", margin, 35, 55, "gross margin after materials and labour", " %"),
     ]  # fmt: skip
