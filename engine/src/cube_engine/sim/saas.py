@@ -170,9 +170,9 @@ def plan(spec: ScenarioSpec, md: MasterData) -> list[dict[str, Any]]:
             roll = r.random()
             if (annual and renews and roll < 0.12) or (not annual and roll < CHURN[tier]):
                 move(day_in(), customer, "churn", None, "voluntary")
-            elif roll < CHURN[tier] + 0.047 and tier < 3 and not annual:
+            elif roll < CHURN[tier] + 0.040 and tier < 3 and not annual:
                 move(day_in(), customer, "expansion", "PL-PRO" if tier == 1 else "PL-TEAM")
-            elif roll < CHURN[tier] + 0.052 and tier > 1 and not annual:
+            elif roll < CHURN[tier] + 0.045 and tier > 1 and not annual:
                 move(day_in(), customer, "contraction", "PL-STARTER" if tier == 2 else "PL-PRO")
         for customer in sorted(book.churned):
             if customer not in last_move and r.random() < 0.02:
