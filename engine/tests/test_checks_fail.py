@@ -330,10 +330,13 @@ def test_two_subscriptions_at_once_break_the_chain() -> None:
 
 def test_missing_trials_warn_about_calibration_only() -> None:
     spec, master, plans, events = good("tech_startup")
+    # The good scenario's own warnings (four months of a small startup can sit outside a band).
+    before = {c.name for c in validate(spec, master, plans, events).checks if not c.passed}
+    assert "calibration" not in before
     monthly_revenue_flat(spec, master, plans, events)
     report = validate(spec, master, plans, events)
     assert report.passed
-    assert {c.name for c in report.checks if not c.passed} == {"calibration"}
+    assert {c.name for c in report.checks if not c.passed} - before == {"calibration"}
 
 
 def test_one_customer_carrying_the_revenue_warns_about_heavy_tails_only() -> None:
