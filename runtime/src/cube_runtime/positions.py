@@ -9,42 +9,28 @@ partition again costs time, not correctness.
 """
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from aiokafka import TopicPartition
 
+from cube_runtime.periodic import Periodic
+
 log = logging.getLogger(__name__)
 
 
-class PositionGuard:
+class PositionGuard(Periodic):
+    name = "position-guard"
+    error_level = logging.DEBUG  # a consumer between states: look again next time
+
     def __init__(self, broker: Any, interval: float = 1.0) -> None:
         self.broker = broker
         self.interval = interval
         self.on_reset: list[Callable[[TopicPartition], None]] = []
-        self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="position-guard")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.check_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a consumer between states: look again next time
-                log.debug("position check skipped", extra={"error": repr(exc)})
+    async def tick(self) -> None:
+        await self.check_once()
 
     async def check_once(self) -> list[TopicPartition]:
         """Seek every partition whose position is past its high watermark to its beginning."""

@@ -2,12 +2,13 @@
 
 import asyncio
 import logging
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel
 
 from cube_contracts.model import BusinessEvent, LlmUsage, MasterData, ScenarioSpec
+from cube_engine.base import Engine
 from cube_engine.claude import calls, merge, numbers, params
 from cube_engine.claude.client import LlmClient, ToolCall
 from cube_engine.claude.config import LlmCallFailed
@@ -19,20 +20,8 @@ T = TypeVar("T", bound=BaseModel)
 MAX_REMEMBERED = 10_000
 
 
-class NumbersEngine(Protocol):
-    """What the claude engine needs of the simulation (the `Engine` protocol)."""
-
-    name: str
-
-    async def master_data(self, scenario_id: UUID, spec: ScenarioSpec) -> MasterData: ...
-
-    async def plan_months(
-        self, scenario_id: UUID, spec: ScenarioSpec, master: MasterData
-    ) -> list[dict[str, Any]]: ...
-
-    async def render_month(
-        self, scenario_id: UUID, spec: ScenarioSpec, master: MasterData, month: int, plan: dict[str, Any]
-    ) -> list[BusinessEvent]: ...
+# What the claude engine needs of the simulation: the same three steps.
+NumbersEngine = Engine
 
 
 class ClaudeEngine:

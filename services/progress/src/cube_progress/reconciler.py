@@ -8,7 +8,6 @@ outcome). A scenario re-driven `limit` times without moving fails with a reason.
 messages still wait in the outbox (broker away) is left alone: the relay delivers them.
 """
 
-import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
@@ -17,9 +16,8 @@ from uuid import UUID
 import asyncpg
 
 from cube_contracts import SCENARIO_LIFECYCLE, ScenarioFailed, derived_id, scenario_key
-from cube_runtime import kafka
-from cube_runtime import outbox as outbox
-from cube_runtime import redrive as redrive
+from cube_runtime import kafka, outbox, redrive
+from cube_runtime.periodic import Periodic
 from cube_runtime.settings import ConfigError
 
 log = logging.getLogger("progress.reconciler")
@@ -75,7 +73,9 @@ class Pass:
     topics_created: list[str] = field(default_factory=list)
 
 
-class Reconciler:
+class Reconciler(Periodic):
+    name = "reconciler"
+
     def __init__(
         self,
         pool: asyncpg.Pool,
@@ -89,37 +89,18 @@ class Reconciler:
         self.interval, self.deadline, self.limit = interval, deadline, limit
         # An engine that waits on an LLM has stages of a minute or more: its deadline is its own.
         self.llm_deadline = llm_deadline if llm_deadline is not None else deadline
-        self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="reconciler")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                done = await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the database or broker away: try again next pass
-                log.warning("reconciler pass failed", extra={"error": repr(exc)})
-                continue
-            if done.redriven or done.failed or done.topics_created:
-                log.info(
-                    "reconciler pass",
-                    extra={
-                        "redriven": {str(k): v for k, v in done.redriven.items()},
-                        "failed": [str(s) for s in done.failed],
-                        "topics_created": done.topics_created,
-                    },
-                )
+    async def tick(self) -> None:
+        done = await self.run_once()
+        if done.redriven or done.failed or done.topics_created:
+            log.info(
+                "reconciler pass",
+                extra={
+                    "redriven": {str(k): v for k, v in done.redriven.items()},
+                    "failed": [str(s) for s in done.failed],
+                    "topics_created": done.topics_created,
+                },
+            )
 
     async def run_once(self) -> Pass:
         done = Pass()

@@ -49,7 +49,7 @@ async def on_month_result(
         done = await repo.months_completed(conn, sid)
         ready = isinstance(event, MonthFailed) or done == event.months_total
         claimed = ready and await repo.claim(conn, sid)
-        attempt = await repo.attempt(conn, sid)
+        attempt = await repo.attempt(conn, sid) if claimed else 0
     if not claimed:
         return
     key = scenario_key(sid)
