@@ -1,7 +1,9 @@
 """The `simulated` engine: offline, deterministic, calibrated (DESIGN.md, "Engines")."""
 
 import asyncio
+import functools
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import Any
 from uuid import UUID
@@ -33,22 +35,31 @@ class SimulatedEngine:
         if latency not in LATENCY_PROFILES:
             raise ValueError(f"CUBE_SIM_LATENCY must be one of {sorted(LATENCY_PROFILES)}, got {latency!r}")
         self.latency = LATENCY_PROFILES[latency]
+        # One thread, first come first served: the event loop stays free for I/O, and of several
+        # months the first is done first (threads sharing the GIL would finish them all late).
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="simulation")
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, functools.partial(fn, *args))
 
     async def master_data(self, scenario_id: UUID, spec: ScenarioSpec) -> MasterData:
         await asyncio.sleep(self.latency[0])
-        return await asyncio.to_thread(MODULES[spec.business_type].master, scenario_id, spec)
+        master: MasterData = await self._run(MODULES[spec.business_type].master, scenario_id, spec)
+        return master
 
     async def plan_months(
         self, scenario_id: UUID, spec: ScenarioSpec, master: MasterData
     ) -> list[dict[str, Any]]:
         await asyncio.sleep(self.latency[1])
-        return await asyncio.to_thread(MODULES[spec.business_type].plan, spec, master)
+        plans: list[dict[str, Any]] = await self._run(MODULES[spec.business_type].plan, spec, master)
+        return plans
 
     async def render_month(
         self, scenario_id: UUID, spec: ScenarioSpec, master: MasterData, month: int, plan: dict[str, Any]
     ) -> list[BusinessEvent]:
         await asyncio.sleep(self.latency[2])
-        return await asyncio.to_thread(render_month, scenario_id, spec, master, month, plan)
+        events: list[BusinessEvent] = await self._run(render_month, scenario_id, spec, master, month, plan)
+        return events
 
 
 def render_month(

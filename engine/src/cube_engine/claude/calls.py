@@ -136,8 +136,10 @@ def month_call(
     story: dict[str, Any],
     facts: dict[str, str],
     allowed: Allowed,
+    context: str | None = None,
 ) -> ToolCall[MonthDraft]:
-    """A month's headline, narrative and the telling of its notable events."""
+    """A month's headline, narrative and the telling of its notable events; `context` is
+    scenario_context(spec, master) when the caller has it already."""
     notable: list[dict[str, Any]] = story.get("notable", [])
     listed = [
         f"{i}. [{n['kind']}] {n['title']}: {n['summary']}"
@@ -159,7 +161,7 @@ def month_call(
         tool=TOOL_MONTH,
         tools=list(story_tools(spec.months)),
         schema=MonthDraft,
-        system=system_blocks(scenario_context(spec, master)),
+        system=system_blocks(context if context is not None else scenario_context(spec, master)),
         user=user,
         max_tokens=min(MAX_TOKENS_CAP, 700 + 400 * len(notable)),
         check=lambda draft: month_problems(draft, allowed),

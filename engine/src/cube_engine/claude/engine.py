@@ -2,7 +2,8 @@
 
 import asyncio
 import logging
-from typing import Any, TypeVar
+from collections import OrderedDict
+from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel
@@ -13,6 +14,7 @@ from cube_engine.claude import calls, merge, numbers, params
 from cube_engine.claude.client import LlmClient, ToolCall
 from cube_engine.claude.config import LlmCallFailed
 from cube_engine.claude.facts import month_facts
+from cube_engine.claude.prompts import scenario_context
 from cube_engine.claude.usage import UsageBook
 
 log = logging.getLogger(__name__)
@@ -22,6 +24,15 @@ MAX_REMEMBERED = 10_000
 
 # What the claude engine needs of the simulation: the same three steps.
 NumbersEngine = Engine
+
+
+class Prepared(NamedTuple):
+    """What every month call of a scenario shares, made once per process: the master data as
+    stored (see `_canonical`) and the scenario context text of the cached system prompt."""
+
+    given: MasterData
+    master: MasterData
+    context: str
 
 
 class ClaudeEngine:
@@ -35,6 +46,7 @@ class ClaudeEngine:
         self.max_named = max_named  # entities per list the model names; the rest keep simulated names
         self.book = UsageBook()
         self._params: dict[UUID, dict[str, Any]] = {}  # master_data's parameters, for plan_months
+        self._prepared: OrderedDict[UUID, Prepared] = OrderedDict()
 
     def usage(self, scenario_id: UUID, step: str) -> LlmUsage:
         """Usage of `step` ("master_data", "trends" or "month:N") of a scenario, then forgotten."""
@@ -76,15 +88,29 @@ class ClaudeEngine:
         numbers_plan = {k: v for k, v in plan.items() if k != merge.STORY_KEY}
         sim_spec = params.with_params(spec, story.get("params"))
         ledger = await self.simulated.render_month(scenario_id, sim_spec, master, month, numbers_plan)
-        master = _canonical(master)
+        prepared = self._prepare(scenario_id, spec, master)
+        master = prepared.master
         facts = month_facts(ledger, master)
         notable = merge.link_related(story.get("notable", []), ledger)
         told = [*facts.values(), *(n.get("related", "") for n in notable)]
         allowed = _month_allowed(master, ledger, told, spec, month)
-        req = calls.month_call(spec, master, month, {**story, "notable": notable}, facts, allowed)
+        month_story = {**story, "notable": notable}
+        req = calls.month_call(spec, master, month, month_story, facts, allowed, prepared.context)
         draft = await self._call(scenario_id, f"month:{month}", req)
         theme = story.get("theme", "")
         return ledger + merge.month_events(scenario_id, spec, month, draft, notable, theme, ledger, allowed)
+
+    def _prepare(self, scenario_id: UUID, spec: ScenarioSpec, master: MasterData) -> Prepared:
+        """The scenario's Prepared for this master data object; months of a scenario share it."""
+        found = self._prepared.get(scenario_id)
+        if found is None or found.given is not master:
+            canonical = _canonical(master)
+            found = Prepared(master, canonical, scenario_context(spec, canonical))
+            self._prepared[scenario_id] = found
+            while len(self._prepared) > 64:
+                self._prepared.popitem(last=False)
+        self._prepared.move_to_end(scenario_id)
+        return found
 
     async def _call(self, scenario_id: UUID, step: str, req: ToolCall[T]) -> T:
         try:

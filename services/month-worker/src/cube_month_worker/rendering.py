@@ -1,6 +1,7 @@
 """Render one month: MonthStarted, the events stored, then MonthCompleted or MonthFailed."""
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -50,11 +51,36 @@ async def render(
         return
     key = scenario_key(sid)
     base = {"scenario_id": sid, "producer": PRODUCER, "month": month, "months_total": req.months_total}
-    await publish_result(
-        broker,
-        MonthStarted(**base, event_id=derived_id(sid, "MonthStarted", month, req.attempt), worker=worker),
-        key,
+    # MonthStarted goes out while the month renders; it is confirmed before the month's result.
+    announced = asyncio.ensure_future(
+        publish_result(
+            broker,
+            MonthStarted(**base, event_id=derived_id(sid, "MonthStarted", month, req.attempt), worker=worker),
+            key,
+        )
     )
+    try:
+        await _render_with_retries(pool, broker, engines, cache, req, base, key, retries, timeout, announced)
+    finally:
+        if not announced.done():
+            announced.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await announced
+
+
+async def _render_with_retries(
+    pool: asyncpg.Pool,
+    broker: KafkaBroker,
+    engines: Engines,
+    cache: MasterDataCache,
+    req: MonthRequested,
+    base: dict[str, Any],
+    key: bytes,
+    retries: int,
+    timeout: float,
+    announced: "asyncio.Future[None]",
+) -> None:
+    sid, month = req.scenario_id, req.month
     started = time.perf_counter()
     tries = retries + 1
     for n in range(1, tries + 1):
@@ -77,6 +103,7 @@ async def render(
             failed = MonthFailed(
                 **base, event_id=derived_id(sid, "MonthFailed", month, req.attempt), reason=reason
             )
+            await announced
             await publish_result(broker, failed, key)
             return
     done = MonthCompleted(
@@ -87,6 +114,7 @@ async def render(
         duration_ms=int((time.perf_counter() - started) * 1000),
         usage=engines.usage(req.spec, sid, f"month:{month}"),
     )
+    await announced
     await publish_result(broker, done, key)
     log.info("month stored", extra={"month": month, "events": len(events), "ms": done.duration_ms})
 
