@@ -17,6 +17,21 @@ def _price(product: Any, day: date) -> int:
     return int(price)
 
 
+class _Prices:
+    """Catalogue price of a product on a day, worked out once per (product, day)."""
+
+    def __init__(self, products: dict[str, Any]) -> None:
+        self.products = products
+        self._known: dict[tuple[str, date], int] = {}
+
+    def __call__(self, product_id: str, day: date) -> int:
+        key = (product_id, day)
+        price = self._known.get(key)
+        if price is None:
+            price = self._known[key] = _price(self.products[product_id], day)
+        return price
+
+
 def line_cents(line: dict[str, Any]) -> int:
     """quantity x unit price x (1 - discount %), rounded half up to the cent, in integers."""
     gross = line["quantity"] * line["unit_price_cents"]
@@ -47,8 +62,9 @@ def cardinality(ctx: Ctx) -> CheckResult:
         lines = e.attributes.get("lines", [])
         if not 1 <= len(lines) <= 10:
             problems.append(f"ticket {ticket} has {len(lines)} lines (1 to 10 allowed)")
-        repeated = sorted(p for p, n in Counter(x["product_id"] for x in lines).items() if n > 1)
-        if repeated:
+        ids = [x["product_id"] for x in lines]
+        if len(set(ids)) != len(ids):
+            repeated = sorted(p for p, n in Counter(ids).items() if n > 1)
             problems.append(
                 f"ticket {ticket} has {len(repeated)} product(s) on more than one line: {', '.join(repeated)}"
             )
@@ -61,6 +77,7 @@ def cardinality(ctx: Ctx) -> CheckResult:
 
 def unit_price_catalogue(ctx: Ctx) -> CheckResult:
     products = {p.id: p for p in ctx.master.products}
+    price = _Prices(products)
     problems = []
     for e in ctx.by_type["sale"]:
         day = ctx.day(e)
@@ -70,7 +87,7 @@ def unit_price_catalogue(ctx: Ctx) -> CheckResult:
                 problems.append(
                     f"ticket {e.attributes.get('ticket_id')}: unknown product {line['product_id']}"
                 )
-            elif line["unit_price_cents"] != _price(product, day) and not line.get("discount_pct"):
+            elif line["unit_price_cents"] != price(product.id, day) and not line.get("discount_pct"):
                 problems.append(f"ticket {e.attributes.get('ticket_id')} on {day}: {line['product_id']} at "
                                 f"{line['unit_price_cents']} cents, catalogue says {_price(product, day)}")  # fmt: skip
     return result(

@@ -1,5 +1,6 @@
 """What every check reads: the scenario, indexed once."""
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -12,8 +13,14 @@ from cube_engine.sim.streams import month_bounds
 MAX_EXAMPLES = 5
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _cents(amount: Decimal) -> int:
+    return int((amount * 100).to_integral_value())
+
+
 def cents(amount: Decimal | None) -> int:
-    return 0 if amount is None else int((amount * 100).to_integral_value())
+    """Integer cents (amounts repeat: prices, salaries, so they are remembered)."""
+    return 0 if amount is None else _cents(amount)
 
 
 @dataclass
@@ -23,20 +30,22 @@ class Ctx:
     plans: list[dict[str, Any]]
     events: list[BusinessEvent]
     by_type: dict[str, list[BusinessEvent]] = field(default_factory=lambda: defaultdict(list))
+    _bounds: dict[int, tuple[date, date]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for e in self.events:
             self.by_type[e.event_type].append(e)
 
     def bounds(self, month: int) -> tuple[date, date]:
-        return month_bounds(self.spec.start, month)
+        found = self._bounds.get(month)
+        if found is None:
+            found = self._bounds[month] = month_bounds(self.spec.start, month)
+        return found
 
     def day(self, e: BusinessEvent) -> date:
-        occurred = (
-            e.occurred_at
-            if isinstance(e.occurred_at, datetime)
-            else datetime.fromisoformat(str(e.occurred_at))
-        )
+        occurred = e.occurred_at
+        if type(occurred) is not datetime:
+            occurred = occurred if isinstance(occurred, datetime) else datetime.fromisoformat(str(occurred))
         return occurred.date()
 
 
