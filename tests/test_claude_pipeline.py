@@ -1,6 +1,7 @@
 """The claude engine through the whole stack, the real anthropic SDK against a local fake."""
 
 from collections.abc import Iterator
+from uuid import UUID
 
 import asyncpg
 import httpx
@@ -50,3 +51,26 @@ async def test_claude_scenarios_complete_validated_with_usage(
         ).json()["items"]
         assert len(narratives) == 4 and all(n["attributes"]["narrative"] for n in narratives)
     assert fake.stats.cache_reads > 0
+
+
+async def test_months_start_while_the_story_is_written(
+    claude_stack: Stack, fake: FakeAnthropic, pool: asyncpg.Pool
+) -> None:
+    # The numbers of a month do not wait for the year's story: with a slow story call, the
+    # month-workers render while it runs, and take the story from the database when it is stored.
+    fake.latency = {"write_year": 1.5}
+    try:
+        async with httpx.AsyncClient(base_url=claude_stack.url, timeout=10) as client:
+            run = await drive(client, {"business_type": "hotel", "seed": 22, "months": 3}, timeout=90)
+            final = run["final"]
+            assert final["status"] == "completed", final
+            timings = final["timings"]
+            assert timings["months_started"] < timings["trends_done"] < timings["months_done"]
+            validation = (await client.get(f"/api/scenarios/{run['id']}/validation")).json()
+            assert validation["passed"] is True
+    finally:
+        fake.latency = 0.0
+    stories = await pool.fetch(
+        "SELECT plan -> 'story' AS story FROM month_plans WHERE scenario_id = $1", UUID(run["id"])
+    )
+    assert len(stories) == 3 and all("pending" not in s["story"] and s["story"]["master"] for s in stories)

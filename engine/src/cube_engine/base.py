@@ -1,6 +1,8 @@
 """The engine interface the planner and the month-workers call."""
 
-from typing import Any, Protocol
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
 from cube_contracts import BusinessEvent, MasterData, ScenarioSpec
@@ -11,6 +13,15 @@ LATENCY_PROFILES: dict[str, tuple[float, float, float]] = {
     "0": (0.0, 0.0, 0.0),
     "seed-scaled": (0.66, 0.17, 0.30),
 }
+
+
+# The month's full plan, for a month requested before its story was written (see PlansEarly).
+Later = Callable[[], Awaitable[dict[str, Any]]]
+
+
+class Replanned(Exception):
+    """The scenario was planned again (new master data) after this month was requested: the
+    request is stale, and the new planning requests the month again."""
 
 
 class Engine(Protocol):
@@ -25,5 +36,27 @@ class Engine(Protocol):
     ) -> list[dict[str, Any]]: ...
 
     async def render_month(
-        self, scenario_id: UUID, spec: ScenarioSpec, master: MasterData, month: int, plan: dict[str, Any]
-    ) -> list[BusinessEvent]: ...
+        self,
+        scenario_id: UUID,
+        spec: ScenarioSpec,
+        master: MasterData,
+        month: int,
+        plan: dict[str, Any],
+        later: Later | None = None,
+    ) -> list[BusinessEvent]:
+        """`later` gives the full plan when `plan` is an early one whose story is still being written."""
+        ...
+
+
+@runtime_checkable
+class PlansEarly(Protocol):
+    """An engine whose month numbers are known before the rest of the plan (the claude engine's
+    numbers come from the simulation, its story from a slower LLM call): the planner requests the
+    months with the early plans, and the month-workers get the story when it is stored."""
+
+    async def plan_early(
+        self, scenario_id: UUID, spec: ScenarioSpec, master: MasterData
+    ) -> tuple[list[dict[str, Any]], "asyncio.Future[list[dict[str, Any]]]"]:
+        """The early plans at once, and the full plans when they are written (cancel the future
+        to stop writing them)."""
+        ...

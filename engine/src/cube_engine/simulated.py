@@ -11,7 +11,7 @@ from uuid import UUID
 import orjson
 
 from cube_contracts import BusinessEvent, BusinessType, MasterData, ScenarioSpec
-from cube_engine.base import LATENCY_PROFILES
+from cube_engine.base import LATENCY_PROFILES, Later
 from cube_engine.sim import bakery, common, hotel, saas
 
 MODULES: dict[BusinessType, ModuleType] = {
@@ -55,8 +55,15 @@ class SimulatedEngine:
         return plans
 
     async def render_month(
-        self, scenario_id: UUID, spec: ScenarioSpec, master: MasterData, month: int, plan: dict[str, Any]
+        self,
+        scenario_id: UUID,
+        spec: ScenarioSpec,
+        master: MasterData,
+        month: int,
+        plan: dict[str, Any],
+        later: Later | None = None,
     ) -> list[BusinessEvent]:
+        """`later` is not used: a simulated plan is whole from the start."""
         await asyncio.sleep(self.latency[2])
         events: list[BusinessEvent] = await self._run(render_month, scenario_id, spec, master, month, plan)
         return events

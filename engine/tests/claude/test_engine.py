@@ -9,8 +9,9 @@ import pytest
 
 from cube_contracts.model import BusinessEvent, MasterData, ScenarioSpec
 from cube_engine import SimulatedEngine, validate
+from cube_engine.base import Replanned
 from cube_engine.claude import TEXT_EVENT_TYPES, ClaudeEngine, cost_usd
-from cube_engine.claude.merge import STORY_KEY
+from cube_engine.claude.merge import MASTER, PENDING, STORY_KEY
 from cube_engine.validation import identity
 from tests.fakes.anthropic_api import FakeAnthropic
 
@@ -128,3 +129,52 @@ async def test_the_concurrency_limit_holds_under_twenty_scenarios(engine_for, ma
     assert fake.stats.by_kind["write_month"] == 240
     assert fake.stats.max_in_flight == 6
     assert elapsed < 20
+
+
+async def test_months_render_on_early_plans_and_take_the_story_when_it_is_written(
+    fake: FakeAnthropic, engine_for, make_spec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for kind in TEXT_EVENT_TYPES:
+        monkeypatch.setitem(identity.DIRECTION, kind, identity.DIRECTION.get(kind, 0))
+    spec = make_spec("hotel", months=3)
+    engine: ClaudeEngine = engine_for(fake, simulated=SimulatedEngine(latency="0"))
+    sid = uuid4()
+    master = await engine.master_data(sid, spec)
+    early, full = await engine.plan_early(sid, spec, master)
+    assert all(p[STORY_KEY][PENDING] and p[STORY_KEY][MASTER] for p in early)
+    asked: list[int] = []
+
+    def later_for(month: int) -> Any:
+        async def later() -> dict[str, Any]:
+            asked.append(month)
+            return (await full)[month - 1]
+
+        return later
+
+    months = await asyncio.gather(
+        *(engine.render_month(sid, spec, master, m, early[m - 1], later_for(m)) for m in (1, 2, 3))
+    )
+    plans = await full
+    assert sorted(asked) == [1, 2, 3] and not any(p[STORY_KEY].get(PENDING) for p in plans)
+    events = [e for month in months for e in month]
+    assert validate(spec, master, plans, events).passed
+    told = set(TEXT_EVENT_TYPES)
+    for m in (1, 3):  # the same numbers as a month rendered from its full plan
+        direct = await engine.render_month(sid, spec, master, m, plans[m - 1])
+        assert [(e.event_id, e.amount) for e in direct if e.event_type not in told] == [
+            (e.event_id, e.amount) for e in months[m - 1] if e.event_type not in told
+        ]
+        assert any(e.event_type == "narrative" for e in months[m - 1])
+
+    with pytest.raises(RuntimeError, match="before its story"):
+        await engine.render_month(sid, spec, master, 1, early[0])
+
+    async def replanned() -> dict[str, Any]:
+        plan = plans[0]
+        return {**plan, STORY_KEY: {**plan[STORY_KEY], MASTER: "planned-again"}}
+
+    with pytest.raises(Replanned):
+        await engine.render_month(sid, spec, master, 1, early[0], replanned)
+    other = master.model_copy(update={"customers": master.customers[1:]})
+    with pytest.raises(Replanned):
+        await engine.render_month(sid, spec, other, 1, plans[0])

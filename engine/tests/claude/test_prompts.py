@@ -10,7 +10,7 @@ import pytest
 from cube_contracts.model import MasterData, ScenarioSpec
 from cube_engine import SimulatedEngine
 from cube_engine.claude.calls import company_call
-from cube_engine.claude.engine import _canonical
+from cube_engine.claude.engine import _canonical, fingerprint
 from cube_engine.claude.merge import _renamed_email
 from cube_engine.claude.prompts import scenario_context
 from cube_engine.claude.schemas import MonthDraft, company_schema, story_tools, year_schema
@@ -35,6 +35,9 @@ async def test_the_scenario_context_survives_storage_byte_for_byte(business_type
     worker = scenario_context(spec, _canonical(stored))
     assert planner == worker  # so every month call reads the prefix the year call cached
     assert "@" not in planner
+    # and a month-worker knows the plan was made from the master data it read
+    assert fingerprint(_canonical(master)) == fingerprint(_canonical(stored))
+    assert fingerprint(_canonical(master)) != fingerprint(master.model_copy(update={"customers": []}))
 
 
 @pytest.mark.parametrize("business_type", ["bakery", "hotel", "tech_startup"])

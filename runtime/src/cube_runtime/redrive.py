@@ -42,6 +42,8 @@ from cube_runtime.kafka import month_partition
 # well under the broker's size limit.
 INLINE_PLAN_BYTES = 256 * 1024
 STORED_PLAN = "$stored"
+# PostgreSQL channel the planner notifies, with the scenario id, when a scenario's plans are stored.
+PLANS_STORED = "cube_month_plans"
 OPEN = ("queued", "processing")
 
 

@@ -1,15 +1,17 @@
 """The claude engine: the simulation owns every number, Claude writes the text around them."""
 
 import asyncio
+import hashlib
 import logging
 from collections import OrderedDict
 from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
 
+import orjson
 from pydantic import BaseModel
 
 from cube_contracts.model import BusinessEvent, LlmUsage, MasterData, ScenarioSpec
-from cube_engine.base import Engine
+from cube_engine.base import Engine, Later, Replanned
 from cube_engine.claude import calls, merge, numbers, params
 from cube_engine.claude.client import LlmClient, ToolCall
 from cube_engine.claude.config import LlmCallFailed
@@ -27,12 +29,13 @@ NumbersEngine = Engine
 
 
 class Prepared(NamedTuple):
-    """What every month call of a scenario shares, made once per process: the master data as
-    stored (see `_canonical`) and the scenario context text of the cached system prompt."""
+    """What every call of a scenario shares, made once per process: the master data as stored
+    (see `_canonical`), its fingerprint, and the scenario context text of the cached system prompt."""
 
     given: MasterData
     master: MasterData
     context: str
+    fingerprint: str
 
 
 class ClaudeEngine:
@@ -69,26 +72,64 @@ class ClaudeEngine:
     async def plan_months(
         self, scenario_id: UUID, spec: ScenarioSpec, master: MasterData
     ) -> list[dict[str, Any]]:
+        _, full = await self.plan_early(scenario_id, spec, master)
+        return await full
+
+    async def plan_early(
+        self, scenario_id: UUID, spec: ScenarioSpec, master: MasterData
+    ) -> tuple[list[dict[str, Any]], "asyncio.Future[list[dict[str, Any]]]"]:
+        """The simulation's plans, marked as waiting for their story, as soon as they are made;
+        and the full plans once the year's story is written (see PlansEarly)."""
         # The planner asks for master data, then the plan, in one go; a plan without master data
         # from this process (not the planner's way) runs with the spec's own parameters.
         effective = self._params.get(scenario_id) or dict(spec.params)
-        canonical = _canonical(master)
+        prepared = self._prepare(scenario_id, spec, master)
         # The year's story needs master data only, so it is written while the simulation plans.
-        plans, draft = await asyncio.gather(
-            self.simulated.plan_months(scenario_id, params.with_params(spec, effective), master),
-            self._call(scenario_id, "trends", calls.year_call(spec, canonical)),
+        story = asyncio.ensure_future(
+            self._call(scenario_id, "trends", calls.year_call(spec, prepared.master))
         )
-        allowed = numbers.Ledger(canonical, spec.months)
-        return merge.merge_year(plans, draft, spec, allowed, effective)
+        try:
+            plans = await self.simulated.plan_months(scenario_id, params.with_params(spec, effective), master)
+        except BaseException:
+            story.cancel()
+            raise
+        mark = {"params": effective, merge.MASTER: prepared.fingerprint, merge.PENDING: True}
+        early = [{**p, merge.STORY_KEY: mark} for p in plans]
+
+        async def full() -> list[dict[str, Any]]:
+            try:
+                draft = await story
+            finally:
+                story.cancel()  # when the caller cancels this
+            allowed = numbers.Ledger(prepared.master, spec.months)
+            return merge.merge_year(plans, draft, spec, allowed, effective, prepared.fingerprint)
+
+        return early, asyncio.ensure_future(full())
 
     async def render_month(
-        self, scenario_id: UUID, spec: ScenarioSpec, master: MasterData, month: int, plan: dict[str, Any]
+        self,
+        scenario_id: UUID,
+        spec: ScenarioSpec,
+        master: MasterData,
+        month: int,
+        plan: dict[str, Any],
+        later: Later | None = None,
     ) -> list[BusinessEvent]:
+        """Raises Replanned when `plan` (or the story `later` gives) was made from other master data."""
         story = plan.get(merge.STORY_KEY) or {"theme": "", "notable": []}
+        prepared = self._prepare(scenario_id, spec, master)
+        made_from = story.get(merge.MASTER)
+        if made_from and made_from != prepared.fingerprint:
+            raise Replanned(f"month {month} was planned from other master data than the stored one")
         numbers_plan = {k: v for k, v in plan.items() if k != merge.STORY_KEY}
         sim_spec = params.with_params(spec, story.get("params"))
         ledger = await self.simulated.render_month(scenario_id, sim_spec, master, month, numbers_plan)
-        prepared = self._prepare(scenario_id, spec, master)
+        if story.get(merge.PENDING):
+            if later is None:
+                raise RuntimeError(f"month {month} was requested before its story, and nothing waits for it")
+            story = (await later()).get(merge.STORY_KEY) or {}
+            if story.get(merge.MASTER) != made_from or story.get(merge.PENDING):
+                raise Replanned(f"the story of month {month} was written for other master data")
         master = prepared.master
         facts = month_facts(ledger, master)
         notable = merge.link_related(story.get("notable", []), ledger)
@@ -105,7 +146,7 @@ class ClaudeEngine:
         found = self._prepared.get(scenario_id)
         if found is None or found.given is not master:
             canonical = _canonical(master)
-            found = Prepared(master, canonical, scenario_context(spec, canonical))
+            found = Prepared(master, canonical, scenario_context(spec, canonical), fingerprint(canonical))
             self._prepared[scenario_id] = found
             while len(self._prepared) > 64:
                 self._prepared.popitem(last=False)
@@ -121,6 +162,12 @@ class ClaudeEngine:
         self.book.add(scenario_id, step, usage)
         log.info("llm step done", extra={"scenario_id": str(scenario_id), "step": step, **usage.model_dump()})
         return value
+
+
+def fingerprint(master: MasterData) -> str:
+    """Names master data the same in every process, whatever order storage gave its keys."""
+    dumped = orjson.dumps(master.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(dumped).hexdigest()[:16]
 
 
 def _canonical(master: MasterData) -> MasterData:

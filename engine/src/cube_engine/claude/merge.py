@@ -16,6 +16,8 @@ from cube_engine.claude.numbers import Allowed, scrub, stray_numbers
 from cube_engine.claude.schemas import MAX_NOTABLE_PER_MONTH, TEXT_KINDS, MonthDraft, YearDraft
 
 STORY_KEY = "story"  # the engine's part of a month plan; the simulation never sees it
+PENDING = "pending"  # in STORY_KEY of an early plan: the story is being written
+MASTER = "master"  # in STORY_KEY: fingerprint of the master data the plan was made from
 # Event types the engine adds to a month; they move no money (amount null).
 TEXT_EVENT_TYPES = ("narrative", "notable_event")
 
@@ -90,9 +92,11 @@ def merge_year(
     spec: ScenarioSpec,
     allowed: Allowed,
     params: dict[str, Any],
+    master: str = "",
 ) -> list[dict[str, Any]]:
-    """Each month's plan with its share of the year's story (the theme, its notable events) and the
-    parameters the simulation ran with, which rendering the month needs again."""
+    """Each month's plan with its share of the year's story (the theme, its notable events), the
+    parameters the simulation ran with, which rendering the month needs again, and the
+    fingerprint of the master data."""
     by_month: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for event in draft.notable_events:
         if event.month > spec.months or len(by_month[event.month]) >= MAX_NOTABLE_PER_MONTH:
@@ -107,7 +111,10 @@ def merge_year(
         )
     theme = scrub(draft.theme, allowed)
     return [
-        {**plan, STORY_KEY: {"theme": theme, "notable": by_month.get(month, []), "params": params}}
+        {
+            **plan,
+            STORY_KEY: {"theme": theme, "notable": by_month.get(month, []), "params": params, MASTER: master},
+        }
         for month, plan in enumerate(plans, start=1)
     ]
 

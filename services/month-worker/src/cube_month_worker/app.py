@@ -8,7 +8,7 @@ from cube_contracts import MONTH_REQUESTED, MonthRequested
 from cube_engine.selection import Engines
 from cube_month_worker.rendering import render
 from cube_month_worker.settings import WorkerSettings
-from cube_month_worker.store import MasterDataCache
+from cube_month_worker.store import MasterDataCache, PlanWatch
 from cube_runtime.concurrency import ConcurrentCommitter
 from cube_runtime.consume import parse_or_dead_letter, subscriber_options
 from cube_runtime.retrying import patiently
@@ -22,6 +22,13 @@ def create_app() -> FastStream:
     app, rt = build("month-worker", settings_cls, pool_size=20)
     engines = Engines(rt.settings.cube_sim_latency, rt.settings)
     cache = MasterDataCache()
+    watch = PlanWatch()
+
+    @app.after_startup
+    async def _listen() -> None:
+        await watch.start(rt.pool)
+
+    rt.shutdown_hooks.append(watch.stop)
     # One consumer per process; months wait on the engine, so several run at once and the
     # committer only commits a partition up to its oldest unfinished month.
     committer = ConcurrentCommitter(rt.settings.cube_month_concurrency)
@@ -52,6 +59,7 @@ def create_app() -> FastStream:
                     s.cube_worker_id,
                     s.cube_month_retries,
                     s.cube_month_timeout_s,
+                    watch,
                 ),
                 "render",
             )

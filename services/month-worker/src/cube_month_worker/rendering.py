@@ -20,17 +20,14 @@ from cube_contracts import (
 )
 from cube_contracts.topics import scenario_key
 from cube_engine import content_hash
+from cube_engine.base import Replanned
 from cube_engine.selection import Engines
-from cube_month_worker.store import MasterDataCache, load_plan, replace_month
+from cube_month_worker.store import Abandoned, MasterDataCache, PlanWatch, load_plan, replace_month
 from cube_runtime.logs import scenario_var
 from cube_runtime.redrive import STORED_PLAN, stopped
 
 log = logging.getLogger(__name__)
 PRODUCER = "month-worker"
-
-
-class Abandoned(Exception):
-    """The scenario ended (cancelled, or failed elsewhere) while the month was being rendered."""
 
 
 async def render(
@@ -42,6 +39,7 @@ async def render(
     worker: str,
     retries: int = 2,
     timeout: float = 300.0,
+    watch: PlanWatch | None = None,
 ) -> None:
     """Handle MonthRequested: render and store the month, retrying a failure with backoff."""
     sid, month = req.scenario_id, req.month
@@ -60,7 +58,9 @@ async def render(
         )
     )
     try:
-        await _render_with_retries(pool, broker, engines, cache, req, base, key, retries, timeout, announced)
+        await _render_with_retries(
+            pool, broker, engines, cache, req, base, key, retries, timeout, announced, watch or PlanWatch()
+        )
     finally:
         if not announced.done():
             announced.cancel()
@@ -79,13 +79,16 @@ async def _render_with_retries(
     retries: int,
     timeout: float,
     announced: "asyncio.Future[None]",
+    watch: PlanWatch,
 ) -> None:
     sid, month = req.scenario_id, req.month
     started = time.perf_counter()
     tries = retries + 1
     for n in range(1, tries + 1):
         try:
-            events = await asyncio.wait_for(_render_and_store(pool, engines, cache, req), timeout)
+            events = await asyncio.wait_for(
+                _render_and_store(pool, engines, cache, req, watch, timeout), timeout
+            )
             break
         except Abandoned:
             log.info("scenario ended while its month was rendered; abandoned", extra={"month": month})
@@ -120,14 +123,31 @@ async def _render_with_retries(
 
 
 async def _render_and_store(
-    pool: asyncpg.Pool, engines: Engines, cache: MasterDataCache, req: MonthRequested
+    pool: asyncpg.Pool,
+    engines: Engines,
+    cache: MasterDataCache,
+    req: MonthRequested,
+    watch: PlanWatch,
+    timeout: float,
 ) -> list[Any]:
     sid, month = req.scenario_id, req.month
-    master = await cache.get(pool, sid)
     plan = req.plan
     if plan.get(STORED_PLAN):
         plan = await load_plan(pool, sid, month)
-    events = await engines.for_spec(req.spec).render_month(sid, req.spec, master, month, plan)
+    engine = engines.for_spec(req.spec)
+
+    async def later() -> dict[str, Any]:
+        return await watch.plan(pool, sid, month, timeout)
+
+    try:
+        events = await engine.render_month(sid, req.spec, await cache.get(pool, sid), month, plan, later)
+    except Replanned:
+        cache.forget(sid)  # the master data read may be the stale one: read it again, once
+        try:
+            events = await engine.render_month(sid, req.spec, await cache.get(pool, sid), month, plan, later)
+        except Replanned as exc:
+            log.info("month request is stale: the scenario was planned again", extra={"month": month})
+            raise Abandoned from exc
     if await stopped(pool, sid):  # cancelled meanwhile: nothing of it is stored
         raise Abandoned
     await replace_month(pool, sid, month, events)

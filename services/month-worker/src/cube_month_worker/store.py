@@ -1,12 +1,17 @@
 """Business events in PostgreSQL: a month is replaced whole, in one transaction, with COPY."""
 
 import asyncio
+import contextlib
+import logging
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
 from cube_contracts import BusinessEvent, MasterData
+from cube_runtime.redrive import PLANS_STORED, stopped
+
+log = logging.getLogger(__name__)
 
 COLUMNS = [
     "event_id",
@@ -85,6 +90,9 @@ class MasterDataCache:
                 del self._items[scenario_id]  # a failed read is not cached: the next month reads again
             raise
 
+    def forget(self, scenario_id: UUID) -> None:
+        self._items.pop(scenario_id, None)
+
     @staticmethod
     async def _read(pool: asyncpg.Pool, scenario_id: UUID) -> MasterData:
         data = await pool.fetchval("SELECT data FROM master_data WHERE scenario_id = $1", scenario_id)
@@ -101,3 +109,73 @@ async def load_plan(pool: asyncpg.Pool, scenario_id: UUID, month: int) -> dict[s
     if plan is None:
         raise LookupError(f"no stored plan for month {month} of scenario {scenario_id}")
     return dict(plan)
+
+
+class Abandoned(Exception):
+    """The scenario ended (cancelled, or failed elsewhere) while the month was being rendered."""
+
+
+class PlanWatch:
+    """Months requested before their plans were stored wait here for them (the claude engine
+    requests months on their numbers while the story is written).
+
+    The planner notifies PLANS_STORED when it stores a scenario's plans; a listening connection
+    wakes the waiting months, and each also looks again every `poll` seconds, so a notification
+    lost with its connection costs time, not the month. A month of a scenario that has ended
+    stops waiting (Abandoned); `timeout` bounds the wait."""
+
+    def __init__(self, poll: float = 1.0) -> None:
+        self.poll = poll
+        self._waiting: dict[UUID, set[asyncio.Event]] = {}
+        self._listening: tuple[asyncpg.Pool, asyncpg.Connection] | None = None
+
+    async def start(self, pool: asyncpg.Pool) -> None:
+        try:
+            conn = await pool.acquire()
+            await conn.add_listener(PLANS_STORED, self._notified)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("not listening for stored plans; waiting months poll", extra={"error": repr(exc)})
+            return
+        self._listening = (pool, conn)
+
+    async def stop(self) -> None:
+        listening, self._listening = self._listening, None
+        if listening is not None:
+            pool, conn = listening
+            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                await conn.remove_listener(PLANS_STORED, self._notified)
+            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                await pool.release(conn)
+
+    def _notified(self, conn: object, pid: int, channel: str, payload: str) -> None:
+        with contextlib.suppress(ValueError):
+            for event in self._waiting.get(UUID(payload), ()):
+                event.set()
+
+    async def plan(self, pool: asyncpg.Pool, scenario_id: UUID, month: int, timeout: float) -> dict[str, Any]:
+        """The month's stored plan, once the planner has stored it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        event = asyncio.Event()
+        self._waiting.setdefault(scenario_id, set()).add(event)
+        try:
+            while True:
+                event.clear()
+                plan = await pool.fetchval(
+                    "SELECT plan FROM month_plans WHERE scenario_id = $1 AND month = $2", scenario_id, month
+                )
+                if plan is not None:
+                    return dict(plan)
+                if await stopped(pool, scenario_id):
+                    raise Abandoned
+                left = deadline - loop.time()
+                if left <= 0:
+                    raise TimeoutError(f"the plan of month {month} was not stored within {timeout:.0f} s")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), min(self.poll, left))
+        finally:
+            waiting = self._waiting.get(scenario_id)
+            if waiting is not None:
+                waiting.discard(event)
+                if not waiting:
+                    del self._waiting[scenario_id]

@@ -1,8 +1,10 @@
 """Plan one scenario: master data (stage 1), the monthly plan (stage 2), then fan out the months."""
 
+import asyncio
 import json
 import logging
 import time
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -15,15 +17,17 @@ from cube_contracts import (
     PlanningFailed,
     PlanningStarted,
     ScenarioRequested,
+    ScenarioSpec,
     TrendsGenerated,
     derived_id,
     month_key,
     scenario_key,
 )
+from cube_engine.base import PlansEarly
 from cube_engine.selection import Engines
 from cube_runtime.db import mark_processed
 from cube_runtime.kafka import month_partition, publish
-from cube_runtime.redrive import month_request, stopped
+from cube_runtime.redrive import PLANS_STORED, STORED_PLAN, month_request, stopped
 
 log = logging.getLogger(__name__)
 PRODUCER = "planner"
@@ -57,6 +61,7 @@ async def plan(pool: asyncpg.Pool, broker: KafkaBroker, engines: Engines, event:
     await publish(
         broker, SCENARIO_PLANNING, PlanningStarted(**ids("PlanningStarted"), months_total=spec.months), key
     )
+    requested = False  # months requested with early plans, before the full ones are stored
     try:
         engine = engines.for_spec(spec)
         started = time.perf_counter()
@@ -80,7 +85,16 @@ async def plan(pool: asyncpg.Pool, broker: KafkaBroker, engines: Engines, event:
             key,
         )
         started = time.perf_counter()
-        plans = await engine.plan_months(sid, spec, master)
+        if isinstance(engine, PlansEarly):
+            early, full = await engine.plan_early(sid, spec, master)
+            try:  # the months start on their numbers while the story is written
+                requested = await _request_months(pool, broker, sid, spec, early, event.attempt, early=True)
+            except BaseException:
+                full.cancel()
+                raise
+            plans = await full
+        else:
+            plans = await engine.plan_months(sid, spec, master)
         await _store_plans(pool, sid, plans)
         await publish(
             broker,
@@ -100,16 +114,40 @@ async def plan(pool: asyncpg.Pool, broker: KafkaBroker, engines: Engines, event:
         )
         await mark_done(pool, event.event_id)
         return
-    if await stopped(pool, sid):  # cancelled while it was being planned: no month is requested
-        await mark_done(pool, event.event_id)
-        return
-    for month, month_plan in enumerate(plans, start=1):
-        request = month_request(sid, spec, month, month_plan, event.attempt, PRODUCER)
-        await publish(broker, MONTH_REQUESTED, request, month_key(sid, month), month_partition(sid, month))
+    if not requested:
+        await _request_months(pool, broker, sid, spec, plans, event.attempt)
     await mark_done(pool, event.event_id)
 
 
-async def _store_plans(pool: asyncpg.Pool, sid: UUID, plans: list[dict[str, object]]) -> None:
+async def _request_months(
+    pool: asyncpg.Pool,
+    broker: KafkaBroker,
+    sid: UUID,
+    spec: ScenarioSpec,
+    plans: list[dict[str, Any]],
+    attempt: int,
+    *,
+    early: bool = False,
+) -> bool:
+    """Send a MonthRequested per month, all at once (the producer batches them, and the first
+    month starts no later than the last). False, sending nothing, for a scenario that has ended
+    (cancelled while it was planned) or for `early` plans too large to travel in the message."""
+    requests = [month_request(sid, spec, m, p, attempt, PRODUCER) for m, p in enumerate(plans, start=1)]
+    if early and any(STORED_PLAN in r.plan for r in requests):
+        return False
+    if await stopped(pool, sid):
+        return False
+    await asyncio.gather(
+        *(
+            publish(broker, MONTH_REQUESTED, r, month_key(sid, r.month), month_partition(sid, r.month))
+            for r in requests
+        )
+    )
+    return True
+
+
+async def _store_plans(pool: asyncpg.Pool, sid: UUID, plans: list[dict[str, Any]]) -> None:
+    """Store the plans, and tell the month-workers waiting for them (PLANS_STORED)."""
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("DELETE FROM month_plans WHERE scenario_id = $1", sid)
         await conn.copy_records_to_table(
@@ -117,6 +155,7 @@ async def _store_plans(pool: asyncpg.Pool, sid: UUID, plans: list[dict[str, obje
             records=[(sid, month, p) for month, p in enumerate(plans, start=1)],
             columns=["scenario_id", "month", "plan"],
         )
+        await conn.execute("SELECT pg_notify($1, $2)", PLANS_STORED, str(sid))
 
 
 async def mark_done(pool: asyncpg.Pool, event_id: UUID) -> None:

@@ -1,0 +1,72 @@
+"""Months requested before their plans were stored wait for them on the real database: the
+planner's notification wakes them, and an ended scenario or the time limit ends the wait."""
+
+import asyncio
+import json
+from uuid import UUID, uuid4
+
+import asyncpg
+import pytest
+
+from cube_contracts import BusinessType, ScenarioSpec
+from cube_month_worker.store import Abandoned, PlanWatch
+from cube_runtime.redrive import PLANS_STORED
+
+pytestmark = pytest.mark.connected
+
+
+async def _scenario(pool: asyncpg.Pool, status: str = "processing") -> UUID:
+    sid = uuid4()
+    spec = ScenarioSpec(business_type=BusinessType.BAKERY, seed=7, months=2)
+    await pool.execute(
+        "INSERT INTO scenarios (scenario_id, business_type, engine, seed, months, spec)"
+        " VALUES ($1, 'bakery', 'claude', 7, 2, $2)",
+        sid,
+        json.loads(spec.model_dump_json()),
+    )
+    await pool.execute(
+        "INSERT INTO scenario_status (scenario_id, status, stage, progress, months_total)"
+        " VALUES ($1, $2, 'stage2_trends', 20, 2)",
+        sid,
+        status,
+    )
+    return sid
+
+
+async def test_the_planners_notification_wakes_the_waiting_months(pool: asyncpg.Pool) -> None:
+    sid = await _scenario(pool)
+    watch = PlanWatch(poll=60.0)  # only the notification can wake them in time
+    await watch.start(pool)
+    try:
+        waiting = [asyncio.ensure_future(watch.plan(pool, sid, m, timeout=20)) for m in (1, 2)]
+        await asyncio.sleep(0.2)
+        assert not any(w.done() for w in waiting)
+        async with pool.acquire() as conn, conn.transaction():
+            for m in (1, 2):
+                await conn.execute(
+                    "INSERT INTO month_plans (scenario_id, month, plan) VALUES ($1, $2, $3)", sid, m, {"m": m}
+                )
+            await conn.execute("SELECT pg_notify($1, $2)", PLANS_STORED, str(sid))
+        plans = await asyncio.wait_for(asyncio.gather(*waiting), 10)
+        assert plans == [{"m": 1}, {"m": 2}]
+    finally:
+        await watch.stop()
+
+
+async def test_without_a_notification_the_wait_polls(pool: asyncpg.Pool) -> None:
+    sid = await _scenario(pool)
+    watch = PlanWatch(poll=0.05)  # not listening at all
+    waiting = asyncio.ensure_future(watch.plan(pool, sid, 1, timeout=20))
+    await asyncio.sleep(0.2)
+    await pool.execute("INSERT INTO month_plans (scenario_id, month, plan) VALUES ($1, 1, $2)", sid, {"m": 1})
+    assert await asyncio.wait_for(waiting, 5) == {"m": 1}
+
+
+async def test_an_ended_scenario_or_the_time_limit_ends_the_wait(pool: asyncpg.Pool) -> None:
+    watch = PlanWatch(poll=0.05)
+    cancelled = await _scenario(pool, status="cancelled")
+    with pytest.raises(Abandoned):
+        await watch.plan(pool, cancelled, 1, timeout=5)
+    sid = await _scenario(pool)
+    with pytest.raises(TimeoutError, match="not stored within"):
+        await watch.plan(pool, sid, 1, timeout=0.2)
