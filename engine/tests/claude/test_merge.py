@@ -1,14 +1,18 @@
 """What the model wrote lands in the data by id, beside numbers it never touches."""
 
+import random
 from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import uuid4
 
 from cube_contracts.events import derived_id
 from cube_contracts.model import BusinessEvent, ScenarioSpec
-from cube_engine.claude.merge import link_related, month_events
+from cube_engine import SimulatedEngine
+from cube_engine.claude.calls import company_allowed, company_problems
+from cube_engine.claude.merge import link_related, merge_master, month_events
 from cube_engine.claude.numbers import Ledger, numbers_in
-from cube_engine.claude.schemas import MonthDraft, NotableText
+from cube_engine.claude.schemas import MonthDraft, NotableText, company_schema
+from tests.fakes.schema_fill import fill
 
 
 def test_a_notable_event_is_told_beside_the_ledger_event_it_explains() -> None:
@@ -50,3 +54,21 @@ def test_a_notable_event_is_told_beside_the_ledger_event_it_explains() -> None:
     assert [e.event_id for e in told] == [
         e.event_id for e in month_events(sid, spec, 5, draft, notable, "", [], allowed)
     ]
+
+
+async def test_a_name_used_twice_costs_no_repair_and_stays_unique() -> None:
+    spec = ScenarioSpec(business_type="hotel", seed=4)
+    master = await SimulatedEngine().master_data(uuid4(), spec)
+    schema = company_schema(master, 40)
+    answer = fill(schema.model_json_schema(), random.Random(1))
+    staff = answer["employees"]
+    first, second = list(staff)[:2]
+    staff[second]["name"] = staff[first]["name"] = "Hazel Maple"
+    draft = schema.model_validate(answer)
+    allowed = company_allowed(spec, master)
+    assert company_problems(draft, allowed) == []  # the model is not asked again
+    merged = merge_master(master, draft, spec, allowed)
+    names = {e.id: e.name for e in merged.employees}
+    original = {e.id: e.name for e in master.employees}
+    assert names[first] == "Hazel Maple" and names[second] == original[second]
+    assert len(set(names.values())) == len(names)

@@ -1,7 +1,6 @@
 """The three calls the engine makes: the company (stage 1), the year (stage 2) and a month."""
 
 import calendar
-from collections import Counter
 from typing import Any
 
 from pydantic import BaseModel
@@ -79,22 +78,16 @@ def company_allowed(spec: ScenarioSpec, master: MasterData) -> Allowed:
 
 
 def company_problems(draft: BaseModel, allowed: Allowed) -> list[str]:
-    """Numbers that are not ledger values, and names used twice in a list."""
+    """Numbers that are not ledger values. A name used twice in a list is not worth a repair call
+    on the critical path: the merge keeps the simulation's name for the second one."""
     fields: list[tuple[str, str]] = []
-    found: list[str] = []
     for kind, value in draft:
         texts = value.model_dump(by_alias=True) if isinstance(value, BaseModel) else {}
         if kind == "company":
             fields += [(f"company.{k}", v) for k, v in texts.items() if isinstance(v, str)]
             continue
-        names = Counter(str(t.get("name", "")).strip().lower() for t in texts.values())
-        found += [
-            f"{kind}: the name {n!r} is used {c} times; make each name unique"
-            for n, c in names.items()
-            if c > 1
-        ]
         fields += [(f"{kind}.{eid}.{k}", str(v)) for eid, t in texts.items() for k, v in t.items()]
-    return numbers.problems(fields, allowed) + found
+    return numbers.problems(fields, allowed)
 
 
 def year_call(spec: ScenarioSpec, master: MasterData) -> ToolCall[YearDraft]:

@@ -50,7 +50,7 @@ def create_app() -> FastStream:
         *TOPICS,
         **subscriber_options(
             rt.settings.cube_group_prefix + "progress",
-            rt.settings.cube_fetch_max_wait_ms,
+            rt.settings.cube_progress_fetch_max_wait_ms,
             listener=rt.presence,
         ),
     )

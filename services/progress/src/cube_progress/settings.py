@@ -20,6 +20,14 @@ class ProgressSettings(CubeSettings):
     cube_llm_stage_deadline_s: float = Field(
         default=240.0, gt=0, le=86400, description="The stage deadline of scenarios on the claude engine."
     )
+    cube_progress_fetch_max_wait_ms: int = Field(
+        default=50,
+        ge=1,
+        le=5000,
+        description="Fetch wait of the status consumer: a status shows an event at most this much later."
+        " It reads every partition of every pipeline topic, so a short wait is costly for the broker;"
+        " the pipeline's own hops keep CUBE_FETCH_MAX_WAIT_MS.",
+    )
     cube_redrive_limit: int = Field(
         default=3, ge=0, le=100, description="Re-drives of a stuck stage before its scenario fails."
     )
