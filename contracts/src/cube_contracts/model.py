@@ -135,6 +135,26 @@ class BusinessEvent(BaseModel):
     def _two_places(cls, value: Decimal | None) -> Decimal | None:
         return None if value is None else value.quantize(Decimal("0.01"))
 
+    @classmethod
+    def trusted(cls, values: dict[str, Any]) -> "BusinessEvent":
+        """An event from values that are known valid, every field present (a row read back, or the
+        simulation's own output): like model_construct, without its per-field work, since a year
+        is tens of thousands of events. `values` becomes the event's; do not reuse it."""
+        if values.keys() != _EVENT_FIELDS:
+            raise ValueError(
+                f"expected the {len(_EVENT_FIELDS)} fields of a business event, got {sorted(values)}"
+            )
+        event = _new(cls)
+        _set(event, "__dict__", values)
+        _set(event, "__pydantic_fields_set__", set(_EVENT_FIELDS))
+        _set(event, "__pydantic_extra__", None)
+        _set(event, "__pydantic_private__", None)
+        return event
+
+
+_EVENT_FIELDS = frozenset(BusinessEvent.model_fields)
+_new, _set = object.__new__, object.__setattr__
+
 
 class CheckResult(BaseModel):
     """One validator check."""

@@ -1,6 +1,7 @@
 """The composition every pipeline service shares: settings, logs, broker, pool, topics, migrations."""
 
 import asyncio
+import gc
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -76,6 +77,16 @@ def build(service: str, settings_cls: type[S], *, pool_size: int = 10) -> tuple[
     return app, rt
 
 
+def tune_gc() -> None:
+    """Collect cycles less often. A service allocates tens of thousands of objects per scenario
+    (events, their attributes, decoded rows), nearly all freed by reference counting; with the
+    default thresholds the cycle collector runs over them again and again (it doubled the time
+    to read a year back). The modules and settings loaded at start-up are frozen out of it."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 def fail(service: str, message: str) -> None:
     """Exit with a one-line error that names the bad setting."""
     print(f"cube-{service}: error: {message}", file=sys.stderr)
@@ -86,6 +97,7 @@ def run(service: str, factory: Callable[[], FastStream]) -> None:
     """Entry point of `python -m cube_<service>`."""
     try:
         app = factory()
+        tune_gc()
         asyncio.run(app.run())
     except ConfigError as exc:
         fail(service, str(exc))

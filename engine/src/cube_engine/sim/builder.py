@@ -37,24 +37,26 @@ class MonthBuilder:
         self._rows.sort(key=lambda r: (r[0], r[1]))
         events = []
         for seq, (when, _, event_type, cents, refs, attributes) in enumerate(self._rows):
-            # model_construct: every value here is already valid, and this is the hot path.
+            # trusted: every value here is already valid, and this is the hot path.
             events.append(
-                BusinessEvent.model_construct(
-                    event_id=uuid5(self.scenario_id, f"{self.month}:{seq}"),
-                    scenario_id=self.scenario_id,
-                    month=self.month,
-                    occurred_at=when,
-                    event_type=event_type,
-                    amount=None if cents is None else money(cents),
-                    currency=None if cents is None else self.currency,
-                    customer_id=refs.get("customer_id"),
-                    product_id=refs.get("product_id"),
-                    room_id=refs.get("room_id"),
-                    room_type_id=refs.get("room_type_id"),
-                    plan_id=refs.get("plan_id"),
-                    employee_id=refs.get("employee_id"),
-                    supplier_id=refs.get("supplier_id"),
-                    attributes=attributes,
+                BusinessEvent.trusted(
+                    {
+                        "event_id": uuid5(self.scenario_id, f"{self.month}:{seq}"),
+                        "scenario_id": self.scenario_id,
+                        "month": self.month,
+                        "occurred_at": when,
+                        "event_type": event_type,
+                        "amount": None if cents is None else money(cents),
+                        "currency": None if cents is None else self.currency,
+                        "customer_id": refs.get("customer_id"),
+                        "product_id": refs.get("product_id"),
+                        "room_id": refs.get("room_id"),
+                        "room_type_id": refs.get("room_type_id"),
+                        "plan_id": refs.get("plan_id"),
+                        "employee_id": refs.get("employee_id"),
+                        "supplier_id": refs.get("supplier_id"),
+                        "attributes": attributes,
+                    }
                 )
             )
         return events

@@ -8,7 +8,7 @@ import uvicorn
 from cube_gateway.app import create_app, prepare
 from cube_gateway.settings import GatewaySettings
 from cube_runtime import logs
-from cube_runtime.service import fail
+from cube_runtime.service import fail, tune_gc
 from cube_runtime.settings import ConfigError, load
 
 
@@ -33,6 +33,7 @@ def main() -> None:
         sock = _bind(settings.cube_http_host, settings.cube_http_port)
         # Checked before uvicorn starts: a failure inside the lifespan would print uvicorn's traceback.
         asyncio.run(prepare(settings))
+        tune_gc()
         config = uvicorn.Config(app, log_config=None, access_log=False, timeout_graceful_shutdown=5)
         server = uvicorn.Server(config)
         server.run(sockets=[sock])

@@ -102,7 +102,7 @@ async def load_scenario(
         )
     if spec is None or master is None:
         raise LookupError(f"scenario {scenario_id} has no stored spec or master data")
-    events = [BusinessEvent.model_construct(**dict(r)) for r in rows]
+    events = [BusinessEvent.trusted(dict(r)) for r in rows]
     return (
         ScenarioSpec.model_validate(spec),
         MasterData.model_validate(master),

@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -11,10 +12,13 @@ from faststream.kafka import KafkaBroker
 
 from cube_contracts import (
     SCENARIO_LIFECYCLE,
+    BusinessEvent,
+    MasterData,
     MonthCompleted,
     MonthFailed,
     ScenarioCompleted,
     ScenarioFailed,
+    ScenarioSpec,
     Stage,
     ValidationStarted,
     derived_id,
@@ -25,7 +29,7 @@ from cube_runtime.kafka import publish
 from cube_runtime.logs import scenario_var
 from cube_runtime.redrive import stopped
 from cube_validator import repository as repo
-from cube_validator.analytics import AnalyticsPublisher
+from cube_validator.analytics import AnalyticsPublisher, Published, as_published, published_form
 
 log = logging.getLogger(__name__)
 PRODUCER = "validator"
@@ -72,8 +76,30 @@ async def on_month_result(
 async def _check_and_publish(
     pool: asyncpg.Pool, broker: KafkaBroker, analytics: AnalyticsPublisher, sid: UUID, attempt: int
 ) -> None:
-    key = scenario_key(sid)
     spec, master, plans, events = await repo.load_scenario(pool, sid)
+    rendered = asyncio.ensure_future(published_form(pool, sid))  # by PostgreSQL, during the checks
+    try:
+        await _check_and_publish_loaded(
+            broker, analytics, pool, sid, attempt, spec, master, plans, events, rendered
+        )
+    finally:
+        if not rendered.done():
+            rendered.cancel()
+
+
+async def _check_and_publish_loaded(
+    broker: KafkaBroker,
+    analytics: AnalyticsPublisher,
+    pool: asyncpg.Pool,
+    sid: UUID,
+    attempt: int,
+    spec: ScenarioSpec,
+    master: MasterData,
+    plans: list[dict[str, Any]],
+    events: list[BusinessEvent],
+    rendered: "asyncio.Future[list[Published]]",
+) -> None:
+    key = scenario_key(sid)
     report = await asyncio.to_thread(validate, spec, master, plans, events)
     if not report.passed:
         await repo.finish(pool, sid, "failed", report)
@@ -85,7 +111,10 @@ async def _check_and_publish(
     if await stopped(pool, sid):  # cancelled while it was checked: nothing is published
         log.info("scenario ended during validation; not published")
         return
-    await analytics.publish(sid, events)
+    published = await rendered
+    if [p.event_id for p in published] != [e.event_id for e in events]:  # months rewritten meanwhile
+        published = as_published(events)  # the events checked are the events published
+    await analytics.publish(sid, published)
     await repo.mark_state(pool, sid, "published")
     warnings = sum(1 for c in report.checks if not c.passed)
     completed = ScenarioCompleted(
