@@ -19,6 +19,11 @@ LATENCY_PROFILES: dict[str, tuple[float, float, float]] = {
 Later = Callable[[], Awaitable[dict[str, Any]]]
 
 
+# Called with a month's ledger (the first events of the month, in order) before its text is
+# written, so that they can be stored meanwhile.
+Keep = Callable[[list[BusinessEvent]], Awaitable[None]]
+
+
 class Replanned(Exception):
     """The scenario was planned again (new master data) after this month was requested: the
     request is stale, and the new planning requests the month again."""
@@ -43,8 +48,11 @@ class Engine(Protocol):
         month: int,
         plan: dict[str, Any],
         later: Later | None = None,
+        keep: Keep | None = None,
     ) -> list[BusinessEvent]:
-        """`later` gives the full plan when `plan` is an early one whose story is still being written."""
+        """`later` gives the full plan when `plan` is an early one whose story is still being written.
+        An engine that writes text around the numbers calls `keep` with the numbers first; the
+        events it returns then start with exactly those."""
         ...
 
 

@@ -11,7 +11,7 @@ from uuid import UUID
 import orjson
 
 from cube_contracts import BusinessEvent, BusinessType, MasterData, ScenarioSpec
-from cube_engine.base import LATENCY_PROFILES, Later
+from cube_engine.base import LATENCY_PROFILES, Keep, Later
 from cube_engine.sim import bakery, common, hotel, saas
 
 MODULES: dict[BusinessType, ModuleType] = {
@@ -62,8 +62,10 @@ class SimulatedEngine:
         month: int,
         plan: dict[str, Any],
         later: Later | None = None,
+        keep: Keep | None = None,
     ) -> list[BusinessEvent]:
-        """`later` is not used: a simulated plan is whole from the start."""
+        """`later` and `keep` are not used: a simulated plan is whole from the start, and the
+        month is all numbers."""
         await asyncio.sleep(self.latency[2])
         events: list[BusinessEvent] = await self._run(render_month, scenario_id, spec, master, month, plan)
         return events

@@ -178,3 +178,26 @@ async def test_months_render_on_early_plans_and_take_the_story_when_it_is_writte
     other = master.model_copy(update={"customers": master.customers[1:]})
     with pytest.raises(Replanned):
         await engine.render_month(sid, spec, other, 1, plans[0])
+
+
+async def test_the_numbers_are_kept_before_the_text_is_written(
+    fake: FakeAnthropic, engine_for, make_spec
+) -> None:
+    spec = make_spec("tech_startup", months=2)
+    engine: ClaudeEngine = engine_for(fake, simulated=SimulatedEngine(latency="0"))
+    sid = uuid4()
+    master = await engine.master_data(sid, spec)
+    plans = await engine.plan_months(sid, spec, master)
+    kept: list[list[BusinessEvent]] = []
+    calls_when_kept: list[int] = []
+
+    async def keep(ledger: list[BusinessEvent]) -> None:
+        calls_when_kept.append(fake.stats.by_kind.get("write_month", 0))
+        kept.append(ledger)
+
+    events = await engine.render_month(sid, spec, master, 2, plans[1], keep=keep)
+    (ledger,) = kept
+    assert calls_when_kept == [0]  # before the month's call was answered
+    assert events[: len(ledger)] == ledger and len(events) > len(ledger)
+    assert {e.event_type for e in events[len(ledger) :]} <= set(TEXT_EVENT_TYPES)
+    assert not any(e.event_type in TEXT_EVENT_TYPES for e in ledger)

@@ -1,6 +1,7 @@
 """The claude engine: the simulation owns every number, Claude writes the text around them."""
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 from collections import OrderedDict
@@ -11,7 +12,7 @@ import orjson
 from pydantic import BaseModel
 
 from cube_contracts.model import BusinessEvent, LlmUsage, MasterData, ScenarioSpec
-from cube_engine.base import Engine, Later, Replanned
+from cube_engine.base import Engine, Keep, Later, Replanned
 from cube_engine.claude import calls, merge, numbers, params
 from cube_engine.claude.client import LlmClient, ToolCall
 from cube_engine.claude.config import LlmCallFailed
@@ -114,6 +115,7 @@ class ClaudeEngine:
         month: int,
         plan: dict[str, Any],
         later: Later | None = None,
+        keep: Keep | None = None,
     ) -> list[BusinessEvent]:
         """Raises Replanned when `plan` (or the story `later` gives) was made from other master data."""
         story = plan.get(merge.STORY_KEY) or {"theme": "", "notable": []}
@@ -124,6 +126,31 @@ class ClaudeEngine:
         numbers_plan = {k: v for k, v in plan.items() if k != merge.STORY_KEY}
         sim_spec = params.with_params(spec, story.get("params"))
         ledger = await self.simulated.render_month(scenario_id, sim_spec, master, month, numbers_plan)
+        # The numbers are kept (stored) while the story is awaited and the text written.
+        kept = asyncio.ensure_future(keep(list(ledger))) if keep is not None else None
+        try:
+            told = await self._tell(scenario_id, spec, month, story, made_from, prepared, ledger, later)
+        except BaseException:
+            if kept is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(kept)  # not cut off mid-write; its outcome no longer matters
+            raise
+        if kept is not None:
+            await kept
+        return ledger + told
+
+    async def _tell(
+        self,
+        scenario_id: UUID,
+        spec: ScenarioSpec,
+        month: int,
+        story: dict[str, Any],
+        made_from: str | None,
+        prepared: Prepared,
+        ledger: list[BusinessEvent],
+        later: Later | None,
+    ) -> list[BusinessEvent]:
+        """The month's text events: its story (awaited from `later` if pending), then its call."""
         if story.get(merge.PENDING):
             if later is None:
                 raise RuntimeError(f"month {month} was requested before its story, and nothing waits for it")
@@ -139,7 +166,7 @@ class ClaudeEngine:
         req = calls.month_call(spec, master, month, month_story, facts, allowed, prepared.context)
         draft = await self._call(scenario_id, f"month:{month}", req)
         theme = story.get("theme", "")
-        return ledger + merge.month_events(scenario_id, spec, month, draft, notable, theme, ledger, allowed)
+        return merge.month_events(scenario_id, spec, month, draft, notable, theme, ledger, allowed)
 
     def _prepare(self, scenario_id: UUID, spec: ScenarioSpec, master: MasterData) -> Prepared:
         """The scenario's Prepared for this master data object; months of a scenario share it."""

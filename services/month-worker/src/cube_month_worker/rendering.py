@@ -22,7 +22,14 @@ from cube_contracts.topics import scenario_key
 from cube_engine import content_hash
 from cube_engine.base import Replanned
 from cube_engine.selection import Engines
-from cube_month_worker.store import Abandoned, MasterDataCache, PlanWatch, load_plan, replace_month
+from cube_month_worker.store import (
+    Abandoned,
+    MasterDataCache,
+    PlanWatch,
+    add_to_month,
+    load_plan,
+    replace_month,
+)
 from cube_runtime.logs import scenario_var
 from cube_runtime.redrive import STORED_PLAN, stopped
 
@@ -139,18 +146,36 @@ async def _render_and_store(
     async def later() -> dict[str, Any]:
         return await watch.plan(pool, sid, month, timeout)
 
+    kept: list[int] = []  # how many of the month's first events are stored already
+
+    async def keep(ledger: list[Any]) -> None:
+        await replace_month(pool, sid, month, ledger)
+        kept.append(len(ledger))
+
+    async def render() -> list[Any]:
+        master = await cache.get(pool, sid)
+        return await engine.render_month(sid, req.spec, master, month, plan, later, keep)
+
     try:
-        events = await engine.render_month(sid, req.spec, await cache.get(pool, sid), month, plan, later)
+        events = await render()
     except Replanned:
         cache.forget(sid)  # the master data read may be the stale one: read it again, once
+        kept.clear()
         try:
-            events = await engine.render_month(sid, req.spec, await cache.get(pool, sid), month, plan, later)
+            events = await render()
         except Replanned as exc:
             log.info("month request is stale: the scenario was planned again", extra={"month": month})
             raise Abandoned from exc
     if await stopped(pool, sid):  # cancelled meanwhile: nothing of it is stored
+        if kept:
+            await pool.execute(
+                "DELETE FROM business_events WHERE scenario_id = $1 AND month = $2", sid, month
+            )
         raise Abandoned
-    await replace_month(pool, sid, month, events)
+    if kept:
+        await add_to_month(pool, sid, month, events[kept[-1] :], kept[-1])
+    else:
+        await replace_month(pool, sid, month, events)
     return events
 
 

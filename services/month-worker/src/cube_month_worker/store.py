@@ -67,6 +67,25 @@ async def replace_month(
         )
 
 
+async def add_to_month(
+    pool: asyncpg.Pool, scenario_id: UUID, month: int, events: list[BusinessEvent], start: int
+) -> None:
+    """Store `events` after the month's first `start` events, which are stored already (a month's
+    numbers go in while its text is being written); a repeat replaces what it added before."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "DELETE FROM business_events WHERE scenario_id = $1 AND month = $2 AND seq >= $3",
+            scenario_id,
+            month,
+            start,
+        )
+        await conn.copy_records_to_table(
+            "business_events",
+            records=[_record(start + i, e) for i, e in enumerate(events)],
+            columns=COLUMNS,
+        )
+
+
 class MasterDataCache:
     """Master data per scenario: read once per process, since every month of a scenario needs it.
 
