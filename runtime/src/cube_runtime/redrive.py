@@ -44,6 +44,9 @@ INLINE_PLAN_BYTES = 256 * 1024
 STORED_PLAN = "$stored"
 # PostgreSQL channel the planner notifies, with the scenario id, when a scenario's plans are stored.
 PLANS_STORED = "cube_month_plans"
+# Channel a month-worker notifies, with "scenario_id:month:count", when it has stored the first
+# `count` events of a month (its numbers) ahead of the rest; the validator reads them meanwhile.
+LEDGER_STORED = "cube_month_ledger"
 OPEN = ("queued", "processing")
 
 

@@ -149,7 +149,7 @@ async def _render_and_store(
     kept: list[int] = []  # how many of the month's first events are stored already
 
     async def keep(ledger: list[Any]) -> None:
-        await replace_month(pool, sid, month, ledger)
+        await replace_month(pool, sid, month, ledger, ahead=True)
         kept.append(len(ledger))
 
     async def render() -> list[Any]:

@@ -9,7 +9,7 @@ from uuid import UUID
 import asyncpg
 
 from cube_contracts import BusinessEvent, MasterData
-from cube_runtime.redrive import PLANS_STORED, stopped
+from cube_runtime.redrive import LEDGER_STORED, PLANS_STORED, stopped
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +55,10 @@ def _record(seq: int, e: BusinessEvent) -> tuple[Any, ...]:
 
 
 async def replace_month(
-    pool: asyncpg.Pool, scenario_id: UUID, month: int, events: list[BusinessEvent]
+    pool: asyncpg.Pool, scenario_id: UUID, month: int, events: list[BusinessEvent], *, ahead: bool = False
 ) -> None:
-    """Store a month's events; a redelivered month replaces its rows instead of adding to them."""
+    """Store a month's events; a redelivered month replaces its rows instead of adding to them.
+    `ahead`: these are the month's first events, stored before the rest (LEDGER_STORED says so)."""
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(
             "DELETE FROM business_events WHERE scenario_id = $1 AND month = $2", scenario_id, month
@@ -65,6 +66,10 @@ async def replace_month(
         await conn.copy_records_to_table(
             "business_events", records=[_record(i, e) for i, e in enumerate(events)], columns=COLUMNS
         )
+        if ahead:
+            await conn.execute(
+                "SELECT pg_notify($1, $2)", LEDGER_STORED, f"{scenario_id}:{month}:{len(events)}"
+            )
 
 
 async def add_to_month(

@@ -6,7 +6,7 @@ makes tens of thousands of events a matter of milliseconds.
 """
 
 import asyncio
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from uuid import UUID
 
 import asyncpg
@@ -15,6 +15,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
 from cube_contracts import ANALYTICS_BUSINESS_EVENTS, REFERENCE_FIELDS, BusinessEvent, scenario_key
+
+if TYPE_CHECKING:
+    from cube_validator.prefetch import Ledger
 
 
 def to_json(event: BusinessEvent) -> bytes:
@@ -30,19 +33,22 @@ def to_json(event: BusinessEvent) -> bytes:
     )  # fmt: skip
 
 
-# The same JSON as `to_json`, rendered by PostgreSQL, on its own core, while the checks run.
-# (attributes keep jsonb's key order.)
-PUBLISHED_FORM = f"""
-SELECT event_id, event_type, json_build_object(
+# The same JSON as `to_json`, rendered by PostgreSQL, on its own core (attributes keep jsonb's
+# key order): for a month's numbers when they are read ahead, for the rest while the checks run.
+PUBLISHED_VALUE = f"""json_build_object(
     'event_id', event_id, 'scenario_id', scenario_id, 'month', month,
     'occurred_at', to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
         || CASE WHEN date_part('microseconds', occurred_at)::bigint % 1000000 <> 0
                 THEN to_char(occurred_at AT TIME ZONE 'UTC', '.US') ELSE '' END || '+00:00',
     'event_type', event_type, 'amount', amount::text, 'currency', currency,
     {", ".join(f"'{ref}', {ref}" for ref in REFERENCE_FIELDS)}, 'attributes', attributes
-)::text AS value
-FROM business_events WHERE scenario_id = $1 ORDER BY month, seq
-"""
+)::text"""
+
+# Rows of business_events `e` that are not among the first $3[i] events of month $2[i].
+NOT_READ_AHEAD = (
+    "NOT EXISTS (SELECT 1 FROM unnest($2::int[], $3::int[]) AS l(month, upto)"
+    " WHERE l.month = e.month AND e.seq < l.upto)"
+)
 
 
 class Published(NamedTuple):
@@ -51,10 +57,26 @@ class Published(NamedTuple):
     value: bytes
 
 
-async def published_form(pool: asyncpg.Pool, scenario_id: UUID) -> list[Published]:
-    """Every event of the scenario as the analytics topic carries it, in order."""
-    rows = await pool.fetch(PUBLISHED_FORM, scenario_id)
-    return [Published(r["event_id"], r["event_type"], r["value"].encode()) for r in rows]
+async def published_form(
+    pool: asyncpg.Pool, scenario_id: UUID, ahead: "dict[int, Ledger] | None" = None
+) -> list[Published]:
+    """Every event of the scenario as the analytics topic carries it, in order; the months' first
+    events from `ahead` where they were read ahead."""
+    have = ahead or {}
+    months = sorted(have)
+    rows = await pool.fetch(
+        f"SELECT month, event_id, event_type, {PUBLISHED_VALUE} AS value FROM business_events e"
+        f" WHERE scenario_id = $1 AND {NOT_READ_AHEAD} ORDER BY month, seq",
+        scenario_id,
+        months,
+        [have[m].size for m in months],
+    )
+    by_month: dict[int, list[Published]] = {m: list(have[m].published) for m in months}
+    for r in rows:
+        by_month.setdefault(r["month"], []).append(
+            Published(r["event_id"], r["event_type"], r["value"].encode())
+        )
+    return [p for month in sorted(by_month) for p in by_month[month]]
 
 
 def as_published(events: list[BusinessEvent]) -> list[Published]:

@@ -9,6 +9,7 @@ from cube_runtime.consume import parse_or_dead_letter, subscriber_options
 from cube_runtime.retrying import patiently
 from cube_runtime.service import build
 from cube_validator.analytics import AnalyticsPublisher
+from cube_validator.prefetch import LedgerPrefetch
 from cube_validator.settings import ValidatorSettings
 from cube_validator.validation import on_month_result
 
@@ -20,6 +21,13 @@ def create_app() -> FastStream:
     analytics = AnalyticsPublisher(rt.settings.require_broker())
     app.on_startup(analytics.start)
     app.after_shutdown(analytics.stop)
+    ahead = LedgerPrefetch()
+
+    @app.after_startup
+    async def _listen() -> None:
+        await ahead.start(rt.pool)
+
+    rt.shutdown_hooks.append(ahead.stop)
 
     @rt.broker.subscriber(
         MONTH_COMPLETED,
@@ -33,6 +41,6 @@ def create_app() -> FastStream:
         """Aggregate month results and validate finished scenarios."""
         event = await parse_or_dead_letter(rt.broker, msg, _result, "validator")
         if isinstance(event, MonthCompleted | MonthFailed):
-            await patiently(lambda: on_month_result(rt.pool, rt.broker, analytics, event), "validate")
+            await patiently(lambda: on_month_result(rt.pool, rt.broker, analytics, event, ahead), "validate")
 
     return app

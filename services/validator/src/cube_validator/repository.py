@@ -1,12 +1,15 @@
 """What the validator reads and writes in PostgreSQL."""
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import asyncpg
 
 from cube_contracts import BusinessEvent, MasterData, MonthCompleted, MonthFailed, ScenarioSpec
+
+if TYPE_CHECKING:
+    from cube_validator.prefetch import Ledger
 
 EVENT_COLUMNS = (
     "event_id, scenario_id, month, occurred_at, event_type, amount, currency, customer_id, product_id,"
@@ -87,9 +90,14 @@ async def mark_state(pool: asyncpg.Pool, scenario_id: UUID, state: str) -> None:
 
 
 async def load_scenario(
-    pool: asyncpg.Pool, scenario_id: UUID
+    pool: asyncpg.Pool, scenario_id: UUID, ahead: "dict[int, Ledger] | None" = None
 ) -> tuple[ScenarioSpec, MasterData, list[dict[str, Any]], list[BusinessEvent]]:
-    """Everything the checks need: spec, master data, month plans and every event in order."""
+    """Everything the checks need: spec, master data, month plans and every event in order;
+    the months' first events from `ahead` where they were read ahead."""
+    from cube_validator.analytics import NOT_READ_AHEAD
+
+    have = ahead or {}
+    months = sorted(have)
     async with pool.acquire() as conn:
         spec = await conn.fetchval("SELECT spec FROM scenarios WHERE scenario_id = $1", scenario_id)
         master = await conn.fetchval("SELECT data FROM master_data WHERE scenario_id = $1", scenario_id)
@@ -97,12 +105,18 @@ async def load_scenario(
             "SELECT plan FROM month_plans WHERE scenario_id = $1 ORDER BY month", scenario_id
         )
         rows = await conn.fetch(
-            f"SELECT {EVENT_COLUMNS} FROM business_events WHERE scenario_id = $1 ORDER BY month, seq",
+            f"SELECT {EVENT_COLUMNS} FROM business_events e WHERE scenario_id = $1 AND {NOT_READ_AHEAD}"
+            " ORDER BY month, seq",
             scenario_id,
+            months,
+            [have[m].size for m in months],
         )
     if spec is None or master is None:
         raise LookupError(f"scenario {scenario_id} has no stored spec or master data")
-    events = [BusinessEvent.trusted(dict(r)) for r in rows]
+    by_month: dict[int, list[BusinessEvent]] = {m: list(have[m].events) for m in months}
+    for r in rows:
+        by_month.setdefault(r["month"], []).append(BusinessEvent.trusted(dict(r)))
+    events = [e for month in sorted(by_month) for e in by_month[month]]
     return (
         ScenarioSpec.model_validate(spec),
         MasterData.model_validate(master),

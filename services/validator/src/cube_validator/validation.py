@@ -30,6 +30,7 @@ from cube_runtime.logs import scenario_var
 from cube_runtime.redrive import stopped
 from cube_validator import repository as repo
 from cube_validator.analytics import AnalyticsPublisher, Published, as_published, published_form
+from cube_validator.prefetch import Ledger, LedgerPrefetch
 
 log = logging.getLogger(__name__)
 PRODUCER = "validator"
@@ -40,14 +41,18 @@ async def on_month_result(
     broker: KafkaBroker,
     analytics: AnalyticsPublisher,
     event: MonthCompleted | MonthFailed,
+    ahead: LedgerPrefetch | None = None,
 ) -> None:
-    """Handle MonthCompleted / MonthFailed; duplicates neither re-run the checks nor re-publish."""
+    """Handle MonthCompleted / MonthFailed; duplicates neither re-run the checks nor re-publish.
+    `ahead` holds the months' numbers read while their text was written."""
     sid = event.scenario_id
     scenario_var.set(str(sid))
     # No dedupe on event_id here: recording a month is an idempotent upsert, and the claim
     # (not the message) decides that the checks run once, even across a crash mid-run.
     async with pool.acquire() as conn, conn.transaction():
         if await stopped(conn, sid):  # cancelled, failed or done: a late or replayed result changes nothing
+            if ahead is not None:
+                ahead.forget(sid)
             return
         await repo.record_month(conn, event)
         done = await repo.months_completed(conn, sid)
@@ -58,6 +63,8 @@ async def on_month_result(
         return
     key = scenario_key(sid)
     if isinstance(event, MonthFailed):
+        if ahead is not None:
+            ahead.forget(sid)
         await repo.finish(pool, sid, "failed")
         reason = (
             f"month {event.month} of {event.months_total} could not be generated: {event.reason};"
@@ -70,14 +77,23 @@ async def on_month_result(
     )
     await publish(broker, SCENARIO_LIFECYCLE, started, key)
     async with keepalive(pool, sid):
-        await _check_and_publish(pool, broker, analytics, sid, attempt)
+        await _check_and_publish(pool, broker, analytics, sid, attempt, ahead)
 
 
 async def _check_and_publish(
-    pool: asyncpg.Pool, broker: KafkaBroker, analytics: AnalyticsPublisher, sid: UUID, attempt: int
+    pool: asyncpg.Pool,
+    broker: KafkaBroker,
+    analytics: AnalyticsPublisher,
+    sid: UUID,
+    attempt: int,
+    ahead: LedgerPrefetch | None,
 ) -> None:
-    spec, master, plans, events = await repo.load_scenario(pool, sid)
-    rendered = asyncio.ensure_future(published_form(pool, sid))  # by PostgreSQL, during the checks
+    have: dict[int, Ledger] = {}
+    if ahead is not None:
+        async with pool.acquire() as conn:
+            have = await ahead.take(conn, sid)
+    spec, master, plans, events = await repo.load_scenario(pool, sid, have)
+    rendered = asyncio.ensure_future(published_form(pool, sid, have))  # by PostgreSQL, during the checks
     try:
         await _check_and_publish_loaded(
             broker, analytics, pool, sid, attempt, spec, master, plans, events, rendered
