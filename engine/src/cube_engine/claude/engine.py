@@ -151,14 +151,14 @@ class ClaudeEngine:
         later: Later | None,
     ) -> list[BusinessEvent]:
         """The month's text events: its story (awaited from `later` if pending), then its call."""
+        master = prepared.master
+        facts = month_facts(ledger, master)  # while the story may still be being written
         if story.get(merge.PENDING):
             if later is None:
                 raise RuntimeError(f"month {month} was requested before its story, and nothing waits for it")
             story = (await later()).get(merge.STORY_KEY) or {}
             if story.get(merge.MASTER) != made_from or story.get(merge.PENDING):
                 raise Replanned(f"the story of month {month} was written for other master data")
-        master = prepared.master
-        facts = month_facts(ledger, master)
         notable = merge.link_related(story.get("notable", []), ledger)
         told = [*facts.values(), *(n.get("related", "") for n in notable)]
         allowed = _month_allowed(master, ledger, told, spec, month)

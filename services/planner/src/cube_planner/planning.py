@@ -1,6 +1,7 @@
 """Plan one scenario: master data (stage 1), the monthly plan (stage 2), then fan out the months."""
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -66,27 +67,36 @@ async def plan(pool: asyncpg.Pool, broker: KafkaBroker, engines: Engines, event:
         engine = engines.for_spec(spec)
         started = time.perf_counter()
         master = await engine.master_data(sid, spec)
-        await pool.execute(
-            "INSERT INTO master_data (scenario_id, data) VALUES ($1, $2)"
-            " ON CONFLICT (scenario_id) DO UPDATE SET data = EXCLUDED.data",
-            sid,
-            json.loads(master.model_dump_json()),
-        )
-        counts = {k: len(v) for k, v in master if isinstance(v, list)}
-        await publish(
-            broker,
-            SCENARIO_PLANNING,
-            MasterDataGenerated(
-                **ids("MasterDataGenerated"),
-                entity_counts=counts,
-                duration_ms=_ms(started),
-                usage=engines.usage(spec, sid, "master_data"),
-            ),
-            key,
-        )
-        started = time.perf_counter()
+        # An engine that plans early starts on the plan (and its story) while master data is stored.
+        early_plan = None
         if isinstance(engine, PlansEarly):
-            early, full = await engine.plan_early(sid, spec, master)
+            early_plan = asyncio.ensure_future(engine.plan_early(sid, spec, master))
+        try:
+            await pool.execute(
+                "INSERT INTO master_data (scenario_id, data) VALUES ($1, $2)"
+                " ON CONFLICT (scenario_id) DO UPDATE SET data = EXCLUDED.data",
+                sid,
+                json.loads(master.model_dump_json()),
+            )
+            counts = {k: len(v) for k, v in master if isinstance(v, list)}
+            await publish(
+                broker,
+                SCENARIO_PLANNING,
+                MasterDataGenerated(
+                    **ids("MasterDataGenerated"),
+                    entity_counts=counts,
+                    duration_ms=_ms(started),
+                    usage=engines.usage(spec, sid, "master_data"),
+                ),
+                key,
+            )
+        except BaseException:
+            if early_plan is not None:
+                await _abandon(early_plan)
+            raise
+        started = time.perf_counter()
+        if early_plan is not None:
+            early, full = await early_plan
             try:  # the months start on their numbers while the story is written
                 requested = await _request_months(pool, broker, sid, spec, early, event.attempt, early=True)
             except BaseException:
@@ -117,6 +127,14 @@ async def plan(pool: asyncpg.Pool, broker: KafkaBroker, engines: Engines, event:
     if not requested:
         await _request_months(pool, broker, sid, spec, plans, event.attempt)
     await mark_done(pool, event.event_id)
+
+
+async def _abandon(early_plan: "asyncio.Future[tuple[list[dict[str, Any]], asyncio.Future[Any]]]") -> None:
+    """Stop an early plan that will not be used, and the story it is writing."""
+    early_plan.cancel()
+    with contextlib.suppress(BaseException):
+        _, full = await early_plan
+        full.cancel()
 
 
 async def _request_months(
