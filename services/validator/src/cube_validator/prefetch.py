@@ -37,8 +37,11 @@ class LedgerPrefetch:
     """Months' first events, read when their worker stores them; bounded by the events held,
     the oldest scenario is forgotten first."""
 
-    def __init__(self, max_events: int = 100_000) -> None:
+    def __init__(self, max_events: int = 100_000, reads: int = 1) -> None:
         self.max_events = max_events
+        # Reads one at a time: they come in bursts, and PostgreSQL has other work then (the
+        # planner storing the story the months wait for).
+        self._reads = asyncio.Semaphore(reads)
         self._scenarios: OrderedDict[UUID, dict[int, asyncio.Task[Ledger | None]]] = OrderedDict()
         self._listening: tuple[asyncpg.Pool, asyncpg.Connection] | None = None
 
@@ -85,7 +88,7 @@ class LedgerPrefetch:
         earlier = months.get(month)
         if earlier is not None:
             earlier.cancel()
-        months[month] = asyncio.create_task(_read(pool, scenario_id, month, count))
+        months[month] = asyncio.create_task(self._read(pool, scenario_id, month, count))
         self._trim()
 
     async def take(self, conn: asyncpg.Connection, scenario_id: UUID) -> dict[int, Ledger]:
@@ -120,6 +123,10 @@ class LedgerPrefetch:
     def read_months(self, scenario_id: UUID) -> list[int]:
         """The months of a scenario whose read has finished."""
         return sorted(m for m, t in self._scenarios.get(scenario_id, {}).items() if t.done())
+
+    async def _read(self, pool: asyncpg.Pool, scenario_id: UUID, month: int, count: int) -> Ledger | None:
+        async with self._reads:
+            return await _read(pool, scenario_id, month, count)
 
     def forget(self, scenario_id: UUID) -> None:
         for task in self._scenarios.pop(scenario_id, {}).values():
