@@ -9,8 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cube_engine
-from cube_contracts import ScenarioSpec
+from cube_contracts import BusinessType, ScenarioSpec
 from cube_engine import SimulatedEngine, content_hash, validate, validate_params
+from cube_engine.simulated import ContentHash
 
 TYPES = ["bakery", "hotel", "tech_startup"]
 
@@ -114,3 +115,13 @@ def test_any_seed_and_parameters_in_bounds_pass_every_identity_check(
     _, master, plans, months = generate(spec)
     report = validate(spec, master, plans, [e for m in months for e in m])
     assert report.passed, [c for c in report.checks if not c.passed and c.severity == "error"]
+
+
+def test_a_content_hash_fed_in_parts_is_the_hash_of_the_whole() -> None:
+    spec = ScenarioSpec(business_type=BusinessType.HOTEL, seed=2, months=1)
+    _, _, (month,) = cube_engine.generate(spec, uuid4())
+    first = ContentHash(month[:100])
+    whole = first.copy()
+    whole.update(month[100:])
+    assert whole.hexdigest() == content_hash(month)
+    assert first.hexdigest() == content_hash(month[:100]) != whole.hexdigest()  # the copy left it alone

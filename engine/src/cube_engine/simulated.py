@@ -3,6 +3,7 @@
 import asyncio
 import functools
 import hashlib
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import Any
@@ -80,16 +81,35 @@ def render_month(
     return MODULES[spec.business_type].render(scenario_id, spec, master, month, plan).build()
 
 
+class ContentHash:
+    """The content hash of events fed in parts (a month's numbers, then its text): the same
+    digest as content_hash of all of them in the same order."""
+
+    def __init__(self, events: Iterable[BusinessEvent] = ()) -> None:
+        self._digest = hashlib.sha256()
+        self.update(events)
+
+    def update(self, events: Iterable[BusinessEvent]) -> None:
+        digest = self._digest
+        for e in events:
+            row = [e.month, e.occurred_at.isoformat(), e.event_type, None if e.amount is None else str(e.amount),
+                   e.currency, e.customer_id, e.product_id, e.room_id, e.room_type_id, e.plan_id, e.employee_id,
+                   e.supplier_id, e.attributes]  # fmt: skip
+            digest.update(orjson.dumps(row, option=orjson.OPT_SORT_KEYS, default=str))
+            digest.update(b"\n")
+
+    def copy(self) -> "ContentHash":
+        other = ContentHash()
+        other._digest = self._digest.copy()
+        return other
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
+
 def content_hash(events: list[BusinessEvent]) -> str:
     """sha256 of the events without their ids, so equal specs give equal hashes."""
-    digest = hashlib.sha256()
-    for e in events:
-        row = [e.month, e.occurred_at.isoformat(), e.event_type, None if e.amount is None else str(e.amount),
-               e.currency, e.customer_id, e.product_id, e.room_id, e.room_type_id, e.plan_id, e.employee_id,
-               e.supplier_id, e.attributes]  # fmt: skip
-        digest.update(orjson.dumps(row, option=orjson.OPT_SORT_KEYS, default=str))
-        digest.update(b"\n")
-    return digest.hexdigest()
+    return ContentHash(events).hexdigest()
 
 
 def generate(

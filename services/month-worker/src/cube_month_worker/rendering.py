@@ -22,6 +22,7 @@ from cube_contracts.topics import scenario_key
 from cube_engine import content_hash
 from cube_engine.base import Replanned
 from cube_engine.selection import Engines
+from cube_engine.simulated import ContentHash
 from cube_month_worker.store import (
     Abandoned,
     MasterDataCache,
@@ -93,7 +94,7 @@ async def _render_with_retries(
     tries = retries + 1
     for n in range(1, tries + 1):
         try:
-            events = await asyncio.wait_for(
+            events, digest = await asyncio.wait_for(
                 _render_and_store(pool, engines, cache, req, watch, timeout), timeout
             )
             break
@@ -120,7 +121,7 @@ async def _render_with_retries(
         **base,
         event_id=derived_id(sid, "MonthCompleted", month, req.attempt),
         event_count=len(events),
-        content_hash=content_hash(events),
+        content_hash=digest,
         duration_ms=int((time.perf_counter() - started) * 1000),
         usage=engines.usage(req.spec, sid, f"month:{month}"),
     )
@@ -136,7 +137,8 @@ async def _render_and_store(
     req: MonthRequested,
     watch: PlanWatch,
     timeout: float,
-) -> list[Any]:
+) -> tuple[list[Any], str]:
+    """The month's events, stored, and their content hash."""
     sid, month = req.scenario_id, req.month
     plan = req.plan
     if plan.get(STORED_PLAN):
@@ -146,11 +148,11 @@ async def _render_and_store(
     async def later() -> dict[str, Any]:
         return await watch.plan(pool, sid, month, timeout)
 
-    kept: list[int] = []  # how many of the month's first events are stored already
+    kept: list[tuple[int, ContentHash]] = []  # the month's first events stored already, and their hash
 
     async def keep(ledger: list[Any]) -> None:
         await replace_month(pool, sid, month, ledger, ahead=True)
-        kept.append(len(ledger))
+        kept.append((len(ledger), ContentHash(ledger)))
 
     async def render() -> list[Any]:
         master = await cache.get(pool, sid)
@@ -173,10 +175,13 @@ async def _render_and_store(
             )
         raise Abandoned
     if kept:
-        await add_to_month(pool, sid, month, events[kept[-1] :], kept[-1])
-    else:
-        await replace_month(pool, sid, month, events)
-    return events
+        stored, hashed = kept[-1]
+        await add_to_month(pool, sid, month, events[stored:], stored)
+        digest = hashed.copy()
+        digest.update(events[stored:])
+        return events, digest.hexdigest()
+    await replace_month(pool, sid, month, events)
+    return events, content_hash(events)
 
 
 async def publish_result(
