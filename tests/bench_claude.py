@@ -32,7 +32,7 @@ def main() -> None:
     try:
         wait_for_port("127.0.0.1", port, 20, None)
         env = {"ANTHROPIC_API_KEY": "bench", "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{port}",
-               "CUBE_ENGINE": "claude", "CUBE_CLAUDE_GLOBAL_CONCURRENCY": "256"}  # fmt: skip
+               "CUBE_ENGINE": "claude"}  # fmt: skip
         label = f"claude engine, fake Messages API at {'full' if args.full else '1/100'} latency"
         started = time.perf_counter()
         if args.full:

@@ -50,6 +50,7 @@ async def _one(client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any
         if name in MILESTONES and isinstance(at, str)
     }
     return {
+        "type": body["business_type"],
         "status": view["status"],
         "observed": observed,
         "server": server,
@@ -101,6 +102,11 @@ def _report(label: str, runs: list[dict[str, Any]]) -> float:
     print(f"  POST->completed (server clock)  p50 {p50 * 1000:7.1f} ms  p95 {_pct(srv, 0.95) * 1000:7.1f} ms")
     print(f"  POST->completed (client polled) p50 {statistics.median(obs) * 1000:7.1f} ms"
           f"  p95 {_pct(obs, 0.95) * 1000:7.1f} ms")  # fmt: skip
+    by_type = sorted({r["type"] for r in runs})
+    if len(by_type) > 1:
+        print("  POST->completed (server clock) p50 per business type: " + ", ".join(
+            f"{t} {statistics.median(r['server'] for r in runs if r['type'] == t) * 1000:.0f} ms" for t in by_type
+        ))  # fmt: skip
     steps = [
         f"{name} {statistics.median(r['marks'][name] for r in runs if name in r['marks']) * 1000:.0f}"
         for name in MILESTONES

@@ -22,7 +22,11 @@ class ClaudeSettings(BaseModel):
     )
     cube_claude_model: str = Field(default=DEFAULT_MODEL, description="Model that writes the text.")
     cube_claude_global_concurrency: int = Field(
-        default=16, ge=1, le=4096, description="Messages API calls in flight across all processes."
+        default=24,
+        ge=1,
+        le=4096,
+        description="Messages API calls in flight across all processes; 24 lets the twelve month calls of a"
+        " scenario run at once on two month-workers.",
     )
     cube_claude_processes: int = Field(
         default=3, ge=1, le=1024, description="Processes sharing the global limit (planner + month-workers)."
