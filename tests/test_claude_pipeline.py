@@ -1,5 +1,7 @@
 """The claude engine through the whole stack, the real anthropic SDK against a local fake."""
 
+import asyncio
+import time
 from collections.abc import Iterator
 from uuid import UUID
 
@@ -74,3 +76,37 @@ async def test_months_start_while_the_story_is_written(
         "SELECT plan -> 'story' AS story FROM month_plans WHERE scenario_id = $1", UUID(run["id"])
     )
     assert len(stories) == 3 and all("pending" not in s["story"] and s["story"]["master"] for s in stories)
+
+
+async def test_a_scenario_cancelled_while_its_story_is_written_keeps_nothing(
+    claude_stack: Stack, fake: FakeAnthropic, pool: asyncpg.Pool
+) -> None:
+    # Its months have stored their numbers and wait for the story; cancelled, they stop waiting
+    # and take their numbers back.
+    fake.latency = {"write_year": 2.5}
+    try:
+        async with httpx.AsyncClient(base_url=claude_stack.url, timeout=10) as client:
+            resp = await client.post(
+                "/api/scenarios", json={"business_type": "hotel", "seed": 23, "months": 3}
+            )
+            sid = UUID(resp.json()["scenario_id"])
+            deadline = time.monotonic() + 20
+            while not await pool.fetchval(
+                "SELECT count(DISTINCT month) = 3 FROM business_events WHERE scenario_id = $1", sid
+            ):
+                assert time.monotonic() < deadline, "the months' numbers were not stored ahead of their story"
+                await asyncio.sleep(0.05)
+            assert (await client.post(f"/api/scenarios/{sid}/cancel")).status_code == 202
+            while await pool.fetchval("SELECT count(*) FROM business_events WHERE scenario_id = $1", sid):
+                assert time.monotonic() < deadline, "a cancelled scenario kept its months' numbers"
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(3.0)  # the story is stored meanwhile; nothing comes back
+            assert (
+                await pool.fetchval("SELECT count(*) FROM business_events WHERE scenario_id = $1", sid) == 0
+            )
+            view = (await client.get(f"/api/scenarios/{sid}")).json()
+            assert view["status"] == "cancelled"
+            results = await pool.fetchval("SELECT count(*) FROM month_results WHERE scenario_id = $1", sid)
+            assert results == 0
+    finally:
+        fake.latency = 0.0

@@ -158,21 +158,27 @@ async def _render_and_store(
         master = await cache.get(pool, sid)
         return await engine.render_month(sid, req.spec, master, month, plan, later, keep)
 
-    try:
-        events = await render()
-    except Replanned:
-        cache.forget(sid)  # the master data read may be the stale one: read it again, once
-        kept.clear()
-        try:
-            events = await render()
-        except Replanned as exc:
-            log.info("month request is stale: the scenario was planned again", extra={"month": month})
-            raise Abandoned from exc
-    if await stopped(pool, sid):  # cancelled meanwhile: nothing of it is stored
+    async def drop_kept() -> None:
         if kept:
             await pool.execute(
                 "DELETE FROM business_events WHERE scenario_id = $1 AND month = $2", sid, month
             )
+
+    try:
+        try:
+            events = await render()
+        except Replanned:
+            cache.forget(sid)  # the master data read may be the stale one: read it again, once
+            kept.clear()
+            events = await render()
+    except Replanned as exc:  # the new planning requests the month again and writes it over
+        log.info("month request is stale: the scenario was planned again", extra={"month": month})
+        raise Abandoned from exc
+    except Abandoned:  # the scenario ended while the month waited for its story: nothing is kept
+        await drop_kept()
+        raise
+    if await stopped(pool, sid):  # ended meanwhile: nothing of it is kept
+        await drop_kept()
         raise Abandoned
     if kept:
         stored, hashed = kept[-1]
