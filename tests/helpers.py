@@ -60,3 +60,33 @@ async def read_topic(bootstrap: str, topic: str, key: bytes | None = None) -> li
 
 def values(records: list[Any]) -> list[dict[str, Any]]:
     return [json.loads(r.value) for r in records]
+
+
+async def insert_scenario(
+    pool: Any,
+    spec: Any,
+    sid: Any,
+    *,
+    engine: str = "simulated",
+    master: Any = None,
+    status: str | None = None,
+) -> None:
+    """A scenario's rows as the gateway (and, with `master`, the planner) writes them; `status`
+    adds its status row."""
+    await pool.execute(
+        "INSERT INTO scenarios (scenario_id, business_type, engine, seed, months, spec)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        sid, spec.business_type.value, engine, spec.seed, spec.months, json.loads(spec.model_dump_json()),
+    )  # fmt: skip
+    if master is not None:
+        await pool.execute(
+            "INSERT INTO master_data (scenario_id, data) VALUES ($1, $2)",
+            sid,
+            json.loads(master.model_dump_json()),
+        )
+    if status is not None:
+        await pool.execute(
+            "INSERT INTO scenario_status (scenario_id, status, stage, progress, months_total)"
+            " VALUES ($1, $2, 'stage2_trends', 20, $3)",
+            sid, status, spec.months,
+        )  # fmt: skip

@@ -1,6 +1,7 @@
 """The claude engine through the whole stack, the real anthropic SDK against a local fake."""
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterator
 from uuid import UUID
@@ -55,13 +56,22 @@ async def test_claude_scenarios_complete_validated_with_usage(
     assert fake.stats.cache_reads > 0
 
 
+@contextlib.contextmanager
+def slow_story(fake: FakeAnthropic, seconds: float) -> Iterator[None]:
+    """The year's story call takes `seconds` while the block runs."""
+    fake.latency = {"write_year": seconds}
+    try:
+        yield
+    finally:
+        fake.latency = 0.0
+
+
 async def test_months_start_while_the_story_is_written(
     claude_stack: Stack, fake: FakeAnthropic, pool: asyncpg.Pool
 ) -> None:
     # The numbers of a month do not wait for the year's story: with a slow story call, the
     # month-workers render while it runs, and take the story from the database when it is stored.
-    fake.latency = {"write_year": 1.5}
-    try:
+    with slow_story(fake, 1.5):
         async with httpx.AsyncClient(base_url=claude_stack.url, timeout=10) as client:
             run = await drive(client, {"business_type": "hotel", "seed": 22, "months": 3}, timeout=90)
             final = run["final"]
@@ -70,8 +80,6 @@ async def test_months_start_while_the_story_is_written(
             assert timings["months_started"] < timings["trends_done"] < timings["months_done"]
             validation = (await client.get(f"/api/scenarios/{run['id']}/validation")).json()
             assert validation["passed"] is True
-    finally:
-        fake.latency = 0.0
     stories = await pool.fetch(
         "SELECT plan -> 'story' AS story FROM month_plans WHERE scenario_id = $1", UUID(run["id"])
     )
@@ -83,8 +91,7 @@ async def test_a_scenario_cancelled_while_its_story_is_written_keeps_nothing(
 ) -> None:
     # Its months have stored their numbers and wait for the story; cancelled, they stop waiting
     # and take their numbers back.
-    fake.latency = {"write_year": 2.5}
-    try:
+    with slow_story(fake, 2.5):
         async with httpx.AsyncClient(base_url=claude_stack.url, timeout=10) as client:
             resp = await client.post(
                 "/api/scenarios", json={"business_type": "hotel", "seed": 23, "months": 3}
@@ -108,5 +115,3 @@ async def test_a_scenario_cancelled_while_its_story_is_written_keeps_nothing(
             assert view["status"] == "cancelled"
             results = await pool.fetchval("SELECT count(*) FROM month_results WHERE scenario_id = $1", sid)
             assert results == 0
-    finally:
-        fake.latency = 0.0

@@ -2,7 +2,6 @@
 planner's notification wakes them, and an ended scenario or the time limit ends the wait."""
 
 import asyncio
-import json
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -11,6 +10,7 @@ import pytest
 from cube_contracts import BusinessType, ScenarioSpec
 from cube_month_worker.store import Abandoned, PlanWatch
 from cube_runtime.redrive import PLANS_STORED
+from tests.helpers import insert_scenario
 
 pytestmark = pytest.mark.connected
 
@@ -18,18 +18,7 @@ pytestmark = pytest.mark.connected
 async def _scenario(pool: asyncpg.Pool, status: str = "processing") -> UUID:
     sid = uuid4()
     spec = ScenarioSpec(business_type=BusinessType.BAKERY, seed=7, months=2)
-    await pool.execute(
-        "INSERT INTO scenarios (scenario_id, business_type, engine, seed, months, spec)"
-        " VALUES ($1, 'bakery', 'claude', 7, 2, $2)",
-        sid,
-        json.loads(spec.model_dump_json()),
-    )
-    await pool.execute(
-        "INSERT INTO scenario_status (scenario_id, status, stage, progress, months_total)"
-        " VALUES ($1, $2, 'stage2_trends', 20, 2)",
-        sid,
-        status,
-    )
+    await insert_scenario(pool, spec, sid, engine="claude", status=status)
     return sid
 
 

@@ -14,6 +14,7 @@ from cube_month_worker.store import add_to_month, replace_month
 from cube_validator.analytics import published_form, to_json
 from cube_validator.prefetch import Ledger, LedgerPrefetch
 from cube_validator.repository import load_scenario
+from tests.helpers import insert_scenario
 
 pytestmark = pytest.mark.connected
 
@@ -22,17 +23,7 @@ async def _scenario(pool: asyncpg.Pool) -> tuple[UUID, list[list[BusinessEvent]]
     sid = uuid4()
     spec = ScenarioSpec(business_type=BusinessType.HOTEL, seed=5, months=3)
     master, _, months = generate(spec, sid)
-    await pool.execute(
-        "INSERT INTO scenarios (scenario_id, business_type, engine, seed, months, spec)"
-        " VALUES ($1, 'hotel', 'claude', 5, 3, $2)",
-        sid,
-        json.loads(spec.model_dump_json()),
-    )
-    await pool.execute(
-        "INSERT INTO master_data (scenario_id, data) VALUES ($1, $2)",
-        sid,
-        json.loads(master.model_dump_json()),
-    )
+    await insert_scenario(pool, spec, sid, engine="claude", master=master)
     return sid, months
 
 
@@ -58,14 +49,18 @@ async def _load(
 
 async def test_the_rest_is_read_after_the_numbers_read_ahead(pool: asyncpg.Pool) -> None:
     sid, months = await _scenario(pool)
+    elsewhere, others = await _scenario(pool)  # validated by another validator process
     ahead = LedgerPrefetch()
     await ahead.start(pool)
     try:
+        ahead.expect(sid)  # its MonthStarted came here
+        await replace_month(pool, elsewhere, 1, others[0], ahead=True)
         # Months 1 and 2: numbers first (all but their last two events), the rest once "written".
         for m in (1, 2):
             await replace_month(pool, sid, m, months[m - 1][:-2], ahead=True)
         await replace_month(pool, sid, 3, months[2])
         await _until_read(ahead, sid, [1, 2])
+        assert ahead.read_months(elsewhere) == []  # notified first, and not read
         for m in (1, 2):
             await add_to_month(pool, sid, m, months[m - 1][-2:], len(months[m - 1]) - 2)
         have, events = await _load(pool, ahead, sid)
@@ -81,6 +76,7 @@ async def test_a_month_written_again_since_is_read_again(pool: asyncpg.Pool) -> 
     ahead = LedgerPrefetch()
     await ahead.start(pool)
     try:
+        ahead.expect(sid)
         for m in (1, 2, 3):
             await replace_month(pool, sid, m, months[m - 1], ahead=True)
         await _until_read(ahead, sid, [1, 2, 3])

@@ -12,6 +12,7 @@ from cube_engine import generate
 from cube_month_worker.store import replace_month
 from cube_validator.analytics import as_published, published_form, to_json
 from cube_validator.repository import load_scenario
+from tests.helpers import insert_scenario
 
 pytestmark = pytest.mark.connected
 
@@ -27,18 +28,7 @@ async def test_the_rendered_form_is_the_json_of_every_event(
     months[0][0] = first.model_copy(
         update={"occurred_at": first.occurred_at + timedelta(microseconds=120050)}
     )
-    await pool.execute(
-        "INSERT INTO scenarios (scenario_id, business_type, engine, seed, months, spec)"
-        " VALUES ($1, $2, 'simulated', 11, 2, $3)",
-        sid,
-        business_type.value,
-        json.loads(spec.model_dump_json()),
-    )
-    await pool.execute(
-        "INSERT INTO master_data (scenario_id, data) VALUES ($1, $2)",
-        sid,
-        json.loads(master.model_dump_json()),
-    )
+    await insert_scenario(pool, spec, sid, master=master)
     for month, events in enumerate(months, start=1):
         await replace_month(pool, sid, month, events)
     _, _, _, stored = await load_scenario(pool, sid)

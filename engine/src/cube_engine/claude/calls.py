@@ -124,15 +124,14 @@ def year_problems(draft: YearDraft, allowed: Allowed) -> list[str]:
 
 def month_call(
     spec: ScenarioSpec,
-    master: MasterData,
     month: int,
     story: dict[str, Any],
     facts: dict[str, str],
     allowed: Allowed,
-    context: str | None = None,
+    context: str,
 ) -> ToolCall[MonthDraft]:
-    """A month's headline, narrative and the telling of its notable events; `context` is
-    scenario_context(spec, master) when the caller has it already."""
+    """A month's headline, narrative and the telling of its notable events; `context` is the
+    scenario's scenario_context(spec, master), made once for all its months."""
     notable: list[dict[str, Any]] = story.get("notable", [])
     listed = [
         f"{i}. [{n['kind']}] {n['title']}: {n['summary']}"
@@ -154,7 +153,7 @@ def month_call(
         tool=TOOL_MONTH,
         tools=list(story_tools(spec.months)),
         schema=MonthDraft,
-        system=system_blocks(context if context is not None else scenario_context(spec, master)),
+        system=system_blocks(context),
         user=user,
         max_tokens=min(MAX_TOKENS_CAP, 700 + 400 * len(notable)),
         check=lambda draft: month_problems(draft, allowed),

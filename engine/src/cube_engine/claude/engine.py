@@ -163,7 +163,7 @@ class ClaudeEngine:
         told = [*facts.values(), *(n.get("related", "") for n in notable)]
         allowed = _month_allowed(master, ledger, told, spec, month)
         month_story = {**story, "notable": notable}
-        req = calls.month_call(spec, master, month, month_story, facts, allowed, prepared.context)
+        req = calls.month_call(spec, month, month_story, facts, allowed, prepared.context)
         draft = await self._call(scenario_id, f"month:{month}", req)
         theme = story.get("theme", "")
         return merge.month_events(scenario_id, spec, month, draft, notable, theme, ledger, allowed)

@@ -44,8 +44,8 @@ class Ctx:
 
     def day(self, e: BusinessEvent) -> date:
         occurred = e.occurred_at
-        if type(occurred) is not datetime:
-            occurred = occurred if isinstance(occurred, datetime) else datetime.fromisoformat(str(occurred))
+        if not isinstance(occurred, datetime):
+            occurred = datetime.fromisoformat(str(occurred))
         return occurred.date()
 
 

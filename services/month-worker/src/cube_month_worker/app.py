@@ -59,7 +59,7 @@ def create_app() -> FastStream:
                     s.cube_worker_id,
                     s.cube_month_retries,
                     s.cube_month_timeout_s,
-                    watch,
+                    watch=watch,
                 ),
                 "render",
             )

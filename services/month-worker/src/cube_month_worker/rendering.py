@@ -47,7 +47,8 @@ async def render(
     worker: str,
     retries: int = 2,
     timeout: float = 300.0,
-    watch: PlanWatch | None = None,
+    *,
+    watch: PlanWatch,
 ) -> None:
     """Handle MonthRequested: render and store the month, retrying a failure with backoff."""
     sid, month = req.scenario_id, req.month
@@ -67,7 +68,7 @@ async def render(
     )
     try:
         await _render_with_retries(
-            pool, broker, engines, cache, req, base, key, retries, timeout, announced, watch or PlanWatch()
+            pool, broker, engines, cache, req, base, key, retries, timeout, announced, watch
         )
     finally:
         if not announced.done():

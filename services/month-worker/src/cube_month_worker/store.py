@@ -2,16 +2,14 @@
 
 import asyncio
 import contextlib
-import logging
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
 from cube_contracts import BusinessEvent, MasterData
+from cube_runtime.listen import Listener
 from cube_runtime.redrive import LEDGER_STORED, PLANS_STORED, stopped
-
-log = logging.getLogger(__name__)
 
 COLUMNS = [
     "event_id",
@@ -151,27 +149,15 @@ class PlanWatch:
     def __init__(self, poll: float = 1.0) -> None:
         self.poll = poll
         self._waiting: dict[UUID, set[asyncio.Event]] = {}
-        self._listening: tuple[asyncpg.Pool, asyncpg.Connection] | None = None
+        self._listener = Listener(PLANS_STORED, self._notified)
 
     async def start(self, pool: asyncpg.Pool) -> None:
-        try:
-            conn = await pool.acquire()
-            await conn.add_listener(PLANS_STORED, self._notified)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.warning("not listening for stored plans; waiting months poll", extra={"error": repr(exc)})
-            return
-        self._listening = (pool, conn)
+        await self._listener.start(pool)
 
     async def stop(self) -> None:
-        listening, self._listening = self._listening, None
-        if listening is not None:
-            pool, conn = listening
-            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                await conn.remove_listener(PLANS_STORED, self._notified)
-            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                await pool.release(conn)
+        await self._listener.stop()
 
-    def _notified(self, conn: object, pid: int, channel: str, payload: str) -> None:
+    def _notified(self, payload: str) -> None:
         with contextlib.suppress(ValueError):
             for event in self._waiting.get(UUID(payload), ()):
                 event.set()

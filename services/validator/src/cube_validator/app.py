@@ -4,7 +4,7 @@ from faststream import FastStream
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import TypeAdapter
 
-from cube_contracts import MONTH_COMPLETED, MonthCompleted, MonthFailed, MonthResult
+from cube_contracts import MONTH_COMPLETED, MonthCompleted, MonthFailed, MonthResult, MonthStarted
 from cube_runtime.consume import parse_or_dead_letter, subscriber_options
 from cube_runtime.retrying import patiently
 from cube_runtime.service import build
@@ -40,6 +40,8 @@ def create_app() -> FastStream:
     async def on_month(msg: KafkaMessage) -> None:
         """Aggregate month results and validate finished scenarios."""
         event = await parse_or_dead_letter(rt.broker, msg, _result, "validator")
+        if isinstance(event, MonthStarted):
+            ahead.expect(event.scenario_id)
         if isinstance(event, MonthCompleted | MonthFailed):
             await patiently(lambda: on_month_result(rt.pool, rt.broker, analytics, event, ahead), "validate")
 

@@ -15,12 +15,12 @@ from uuid import UUID
 import asyncpg
 
 from cube_contracts import BusinessEvent
+from cube_runtime.listen import ERRORS, Listener
 from cube_runtime.redrive import LEDGER_STORED
 from cube_validator.analytics import PUBLISHED_VALUE, Published
 from cube_validator.repository import EVENT_COLUMNS
 
 log = logging.getLogger(__name__)
-_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 class Ledger(NamedTuple):
@@ -37,27 +37,22 @@ class LedgerPrefetch:
     """Months' first events, read when their worker stores them; bounded by the events held,
     the oldest scenario is forgotten first."""
 
-    def __init__(self, max_events: int = 100_000, reads: int = 1) -> None:
+    def __init__(self, max_events: int = 100_000, reads: int = 1, scenarios: int = 1000) -> None:
         self.max_events = max_events
         # Reads one at a time: they come in bursts, and PostgreSQL has other work then (the
         # planner storing the story the months wait for).
         self._reads = asyncio.Semaphore(reads)
         self._scenarios: OrderedDict[UUID, dict[int, asyncio.Task[Ledger | None]]] = OrderedDict()
-        self._listening: tuple[asyncpg.Pool, asyncpg.Connection] | None = None
+        # Scenarios whose months this process validates (it saw their MonthStarted): with several
+        # validators, each reads ahead only its own.
+        self._mine: OrderedDict[UUID, None] = OrderedDict()
+        self._remembered = scenarios
+        self._listener = Listener(LEDGER_STORED, self._notified)
 
     async def start(self, pool: asyncpg.Pool) -> None:
-        try:
-            conn = await pool.acquire()
-            await conn.add_listener(LEDGER_STORED, self._notified)
-        except _ERRORS as exc:
-            log.warning(
-                "not listening for stored ledgers; months are read at the end", extra={"error": repr(exc)}
-            )
-            return
-        self._listening = (pool, conn)
+        await self._listener.start(pool)
 
     async def stop(self) -> None:
-        listening, self._listening = self._listening, None
         tasks = [t for months in self._scenarios.values() for t in months.values()]
         self._scenarios.clear()
         for task in tasks:
@@ -65,19 +60,22 @@ class LedgerPrefetch:
         for task in tasks:
             with contextlib.suppress(BaseException):
                 await task
-        if listening is not None:
-            pool, conn = listening
-            with contextlib.suppress(*_ERRORS):
-                await conn.remove_listener(LEDGER_STORED, self._notified)
-            with contextlib.suppress(*_ERRORS):
-                await pool.release(conn)
+        await self._listener.stop()
 
-    def _notified(self, conn: object, pid: int, channel: str, payload: str) -> None:
-        if self._listening is None:
-            return
+    def expect(self, scenario_id: UUID) -> None:
+        """A month of this scenario started, and its results come to this process."""
+        self._mine[scenario_id] = None
+        self._mine.move_to_end(scenario_id)
+        while len(self._mine) > self._remembered:
+            self._mine.popitem(last=False)
+
+    def _notified(self, payload: str) -> None:
+        pool = self._listener.pool
         try:
             sid, month, count = payload.split(":")
-            self.read(self._listening[0], UUID(sid), int(month), int(count))
+            scenario_id = UUID(sid)
+            if pool is not None and scenario_id in self._mine:
+                self.read(pool, scenario_id, int(month), int(count))
         except ValueError:
             log.warning("unreadable ledger notification", extra={"payload": payload[:100]})
 
@@ -94,8 +92,9 @@ class LedgerPrefetch:
     async def take(self, conn: asyncpg.Connection, scenario_id: UUID) -> dict[int, Ledger]:
         """The scenario's ledgers read ahead that are still current; the scenario is forgotten."""
         found: dict[int, Ledger] = {}
+        self._mine.pop(scenario_id, None)
         for month, task in self._scenarios.pop(scenario_id, {}).items():
-            with contextlib.suppress(asyncio.CancelledError, *_ERRORS):
+            with contextlib.suppress(asyncio.CancelledError, *ERRORS):
                 ledger = await task
                 if ledger is not None:
                     found[month] = ledger
@@ -129,6 +128,7 @@ class LedgerPrefetch:
             return await _read(pool, scenario_id, month, count)
 
     def forget(self, scenario_id: UUID) -> None:
+        self._mine.pop(scenario_id, None)
         for task in self._scenarios.pop(scenario_id, {}).values():
             task.cancel()
 
