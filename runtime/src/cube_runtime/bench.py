@@ -90,6 +90,14 @@ async def _burst(url: str, n: int) -> tuple[float, list[dict[str, Any]]]:
         return time.perf_counter() - t0, list(runs)
 
 
+def _milestones(runs: list[dict[str, Any]]) -> str:
+    return ", ".join(
+        f"{name} {statistics.median(r['marks'][name] for r in runs if name in r['marks']) * 1000:.0f}"
+        for name in MILESTONES
+        if any(name in r.get("marks", {}) for r in runs)
+    )
+
+
 def _report(label: str, runs: list[dict[str, Any]]) -> float:
     failed = [r for r in runs if r["status"] != "completed"]
     obs = [r["observed"] for r in runs]
@@ -107,12 +115,10 @@ def _report(label: str, runs: list[dict[str, Any]]) -> float:
         print("  POST->completed (server clock) p50 per business type: " + ", ".join(
             f"{t} {statistics.median(r['server'] for r in runs if r['type'] == t) * 1000:.0f} ms" for t in by_type
         ))  # fmt: skip
-    steps = [
-        f"{name} {statistics.median(r['marks'][name] for r in runs if name in r['marks']) * 1000:.0f}"
-        for name in MILESTONES
-        if any(name in r.get("marks", {}) for r in runs)
-    ]
-    print("  p50 ms after POST: " + ", ".join(steps))
+    print("  p50 ms after POST: " + _milestones(runs))
+    if len(by_type) > 1:
+        for t in by_type:
+            print(f"    {t}: " + _milestones([r for r in runs if r["type"] == t]))
     llm = [r["llm_ms"] for r in runs if r.get("llm_ms")]
     if llm:
         print(

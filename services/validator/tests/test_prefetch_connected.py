@@ -1,16 +1,21 @@
 """Months' numbers read while their text is written: the validator then reads only the rest,
-and a month written again since is read again."""
+and a month written again since is read again. Once all the numbers and the plans are in, the
+numbers are checked, and only the text is left to check after the last month."""
 
 import asyncio
 import json
+from typing import Any
+from unittest.mock import patch
 from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
 
-from cube_contracts import BusinessEvent, BusinessType, ScenarioSpec
-from cube_engine import generate
+from cube_contracts import BusinessEvent, BusinessType, ScenarioSpec, derived_id
+from cube_engine import ValidationReport, generate, validate
 from cube_month_worker.store import add_to_month, replace_month
+from cube_runtime.redrive import PLANS_STORED
+from cube_validator import validation
 from cube_validator.analytics import published_form, to_json
 from cube_validator.prefetch import Ledger, LedgerPrefetch
 from cube_validator.repository import load_scenario
@@ -53,7 +58,7 @@ async def test_the_rest_is_read_after_the_numbers_read_ahead(pool: asyncpg.Pool)
     ahead = LedgerPrefetch()
     await ahead.start(pool)
     try:
-        ahead.expect(sid)  # its MonthStarted came here
+        ahead.expect(sid, 3)  # its MonthStarted came here
         await replace_month(pool, elsewhere, 1, others[0], ahead=True)
         # Months 1 and 2: numbers first (all but their last two events), the rest once "written".
         for m in (1, 2):
@@ -76,7 +81,7 @@ async def test_a_month_written_again_since_is_read_again(pool: asyncpg.Pool) -> 
     ahead = LedgerPrefetch()
     await ahead.start(pool)
     try:
-        ahead.expect(sid)
+        ahead.expect(sid, 3)
         for m in (1, 2, 3):
             await replace_month(pool, sid, m, months[m - 1], ahead=True)
         await _until_read(ahead, sid, [1, 2, 3])
@@ -86,5 +91,93 @@ async def test_a_month_written_again_since_is_read_again(pool: asyncpg.Pool) -> 
         assert sorted(have) == [1, 3]
         assert [e.attributes for e in events if e.month == 2] == [{"again": True}] * len(changed)
         assert [e.event_id for e in events] == [e.event_id for m in months for e in m]
+    finally:
+        await ahead.stop()
+
+
+async def _store_plans(pool: asyncpg.Pool, sid: UUID, plans: list[dict[str, Any]]) -> None:
+    """What the planner does once the story is written: store the plans, then notify."""
+    async with pool.acquire() as conn, conn.transaction():
+        for month, plan in enumerate(plans, start=1):
+            await conn.execute(
+                "INSERT INTO month_plans (scenario_id, month, plan) VALUES ($1, $2, $3)", sid, month, plan
+            )
+        await conn.execute("SELECT pg_notify($1, $2)", PLANS_STORED, str(sid))
+
+
+def _narrative(sid: UUID, month: int, ledger: list[BusinessEvent]) -> BusinessEvent:
+    first = ledger[0].occurred_at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return BusinessEvent(
+        event_id=derived_id(sid, "narrative", month), scenario_id=sid, month=month, occurred_at=first,
+        event_type="narrative", attributes={"headline": f"Month {month}", "narrative": "Busy.", "source": "llm"},
+    )  # fmt: skip
+
+
+async def _checked_year(pool: asyncpg.Pool, ahead: LedgerPrefetch) -> tuple[UUID, list[list[BusinessEvent]]]:
+    """A claude-engine year as the month-workers store it: numbers first (before the planner has
+    stored the plans), then each month's text; returns once its numbers are checked ahead."""
+    sid = uuid4()
+    spec = ScenarioSpec(business_type=BusinessType.HOTEL, seed=5, months=3)
+    master, plans, months = generate(spec, sid)
+    await insert_scenario(pool, spec, sid, engine="claude", master=master)
+    ahead.expect(sid, 3)
+    for m in (1, 2, 3):
+        await replace_month(pool, sid, m, months[m - 1], ahead=True)
+    await _until_read(ahead, sid, [1, 2, 3])
+    assert not ahead.checked(sid)  # waits for the plans
+    await _store_plans(pool, sid, plans)
+    for _ in range(300):
+        if ahead.checked(sid):
+            break
+        await asyncio.sleep(0.02)
+    assert ahead.checked(sid)
+    for m in (1, 2, 3):
+        await add_to_month(pool, sid, m, [_narrative(sid, m, months[m - 1])], len(months[m - 1]))
+    return sid, months
+
+
+async def _report(pool: asyncpg.Pool, ahead: LedgerPrefetch, sid: UUID) -> tuple[ValidationReport, int]:
+    """The report as the validator makes it, and how often every check ran at the end."""
+    checking = ahead.checking(sid)
+    async with pool.acquire() as conn:
+        have = await ahead.take(conn, sid)
+    spec, master, plans, events = await load_scenario(pool, sid, have)
+    ran = []
+
+    def counted(*args: Any) -> ValidationReport:
+        ran.append(1)
+        return validate(*args)
+
+    with patch.object(validation, "validate", counted):
+        report = await validation._checks(spec, master, plans, events, have, checking)
+    assert report == validate(spec, master, plans, events)  # the same report either way
+    assert {e.event_type for e in events} >= {"narrative", "checkout"}
+    return report, len(ran)
+
+
+async def test_the_numbers_are_checked_while_the_text_is_written(pool: asyncpg.Pool) -> None:
+    ahead = LedgerPrefetch()
+    await ahead.start(pool)
+    try:
+        sid, _ = await _checked_year(pool, ahead)
+        report, full_runs = await _report(pool, ahead, sid)
+        assert report.passed
+        assert full_runs == 0  # only the text was left to check
+        assert next(c for c in report.checks if c.name == "text_events").details.startswith("3 text events")
+    finally:
+        await ahead.stop()
+
+
+async def test_numbers_written_again_after_their_check_are_checked_again(pool: asyncpg.Pool) -> None:
+    ahead = LedgerPrefetch()
+    await ahead.start(pool)
+    try:
+        sid, months = await _checked_year(pool, ahead)
+        # Month 2 written again whole, its numbers changed; no notice of it reaches this process.
+        changed = [e.model_copy(update={"amount": e.amount * 2}) if e.amount else e for e in months[1]]
+        await replace_month(pool, sid, 2, [*changed, _narrative(sid, 2, changed)])
+        report, full_runs = await _report(pool, ahead, sid)
+        assert full_runs == 1
+        assert not report.passed  # doubled amounts break the books, and the full run saw it
     finally:
         await ahead.stop()

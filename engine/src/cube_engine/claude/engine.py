@@ -5,6 +5,7 @@ import contextlib
 import hashlib
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
 
@@ -126,10 +127,19 @@ class ClaudeEngine:
         numbers_plan = {k: v for k, v in plan.items() if k != merge.STORY_KEY}
         sim_spec = params.with_params(spec, story.get("params"))
         ledger = await self.simulated.render_month(scenario_id, sim_spec, master, month, numbers_plan)
-        # The numbers are kept (stored) while the story is awaited and the text written.
-        kept = asyncio.ensure_future(keep(list(ledger))) if keep is not None else None
+        # The numbers are kept (stored) while the month waits: for its story if that is still being
+        # written, else for its call, once the call has gone out (storing holds no call up).
+        kept: asyncio.Future[None] | None = None
+
+        def waiting() -> None:
+            nonlocal kept
+            if keep is not None and kept is None:
+                kept = asyncio.ensure_future(keep(list(ledger)))
+
         try:
-            told = await self._tell(scenario_id, spec, month, story, made_from, prepared, ledger, later)
+            told = await self._tell(
+                scenario_id, spec, month, story, made_from, prepared, ledger, later, waiting
+            )
         except BaseException:
             if kept is not None:
                 with contextlib.suppress(Exception):
@@ -149,13 +159,16 @@ class ClaudeEngine:
         prepared: Prepared,
         ledger: list[BusinessEvent],
         later: Later | None,
+        waiting: Callable[[], None],
     ) -> list[BusinessEvent]:
-        """The month's text events: its story (awaited from `later` if pending), then its call."""
+        """The month's text events: its story (awaited from `later` if pending), then its call
+        (`waiting` is called when it starts to wait for either)."""
         master = prepared.master
         facts = month_facts(ledger, master)  # while the story may still be being written
         if story.get(merge.PENDING):
             if later is None:
                 raise RuntimeError(f"month {month} was requested before its story, and nothing waits for it")
+            waiting()
             story = (await later()).get(merge.STORY_KEY) or {}
             if story.get(merge.MASTER) != made_from or story.get(merge.PENDING):
                 raise Replanned(f"the story of month {month} was written for other master data")
@@ -164,7 +177,9 @@ class ClaudeEngine:
         allowed = _month_allowed(master, ledger, told, spec, month)
         month_story = {**story, "notable": notable}
         req = calls.month_call(spec, month, month_story, facts, allowed, prepared.context)
-        draft = await self._call(scenario_id, f"month:{month}", req)
+        call = asyncio.ensure_future(self._call(scenario_id, f"month:{month}", req))
+        waiting()
+        draft = await call
         theme = story.get("theme", "")
         return merge.month_events(scenario_id, spec, month, draft, notable, theme, ledger, allowed)
 

@@ -14,12 +14,12 @@ from cube_contracts.events import derived_id
 from cube_contracts.model import BusinessEvent, Entity, MasterData, ScenarioSpec
 from cube_engine.claude.numbers import Allowed, scrub, stray_numbers
 from cube_engine.claude.schemas import MAX_NOTABLE_PER_MONTH, TEXT_KINDS, MonthDraft, YearDraft
+from cube_engine.validation.text import TEXT_EVENT_TYPES
 
 STORY_KEY = "story"  # the engine's part of a month plan; the simulation never sees it
 PENDING = "pending"  # in STORY_KEY of an early plan: the story is being written
 MASTER = "master"  # in STORY_KEY: fingerprint of the master data the plan was made from
 # Event types the engine adds to a month; they move no money (amount null).
-TEXT_EVENT_TYPES = ("narrative", "notable_event")
 
 # A notable event of this kind is told together with the simulated ledger event it explains.
 RELATED_EVENT = {

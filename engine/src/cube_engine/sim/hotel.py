@@ -1,6 +1,7 @@
 """A hotel: room types and rooms, bookings with lead times and channels, cancellations,
 stays across month ends with no room sold twice a night, ancillary revenue, staff and supplies."""
 
+import bisect
 import zlib
 from datetime import date, timedelta
 from typing import Any
@@ -134,20 +135,25 @@ def bookings(spec: ScenarioSpec, md: MasterData) -> list[list[Any]]:
 
 
 def plan(spec: ScenarioSpec, md: MasterData) -> list[dict[str, Any]]:
-    every = bookings(spec, md)
+    bounds = [month_bounds(spec.start, month) for month in range(1, spec.months + 1)]
+    firsts = [first for first, _ in bounds]
+    touching: list[list[list[Any]]] = [[] for _ in bounds]  # per month, the bookings with a day in it
+    for bk in bookings(spec, md):
+        check_in = date.fromisoformat(bk[6])
+        dates = [date.fromisoformat(bk[5]), check_in, check_in + timedelta(days=bk[7])]
+        if bk[9]:
+            dates.append(date.fromisoformat(bk[9]))
+        months = set()
+        for d in dates:
+            i = bisect.bisect_right(firsts, d) - 1
+            if i >= 0 and d < bounds[i][1]:
+                months.add(i)
+        for i in sorted(months):
+            touching[i].append(bk)
     plans = []
-    for month in range(1, spec.months + 1):
-        first, end = month_bounds(spec.start, month)
-
-        def touches(bk: list[Any], first: date = first, end: date = end) -> bool:
-            check_in = date.fromisoformat(bk[6])
-            dates = [date.fromisoformat(bk[5]), check_in, check_in + timedelta(days=bk[7])]
-            if bk[9]:
-                dates.append(date.fromisoformat(bk[9]))
-            return any(first <= d < end for d in dates)
-
-        n_rooms = len(md.rooms)
-        plans.append({"bookings": [bk for bk in every if touches(bk)], "fields": list(IDX),
+    n_rooms = len(md.rooms)
+    for (first, _), month_bookings in zip(bounds, touching, strict=True):
+        plans.append({"bookings": month_bookings, "fields": list(IDX),
                       "supplies_cents": round(n_rooms * 5200 * OCCUPANCY[first.month - 1] * 30),
                       "utilities_cents": round(n_rooms * 2600 * 30)})  # fmt: skip
     plans[0]["opening_cash_cents"] = common.opening_cash_cents(spec, "hotel", 15_000_000)

@@ -66,15 +66,17 @@ class _Book:
 
     def __init__(self, plans: dict[str, Entity]) -> None:
         self.plans = plans
+        self.mrr_of = {pid: int(p.mrr_cents) for pid, p in plans.items()}  # type: ignore[attr-defined]
         self.active: dict[str, tuple[str, date]] = {}  # customer -> (plan, billing anchor)
         self.churned: dict[str, str] = {}  # customer -> last paid plan
         self.free: dict[str, date] = {}  # customer on the free plan -> day their trial ended
 
     def mrr(self, customer: str) -> int:
-        return int(self.plans[self.active[customer][0]].mrr_cents) if customer in self.active else 0  # type: ignore[attr-defined]
+        return self.mrr_of[self.active[customer][0]] if customer in self.active else 0
 
     def total(self) -> int:
-        return sum(self.mrr(c) for c in self.active)
+        mrr_of = self.mrr_of
+        return sum(mrr_of[plan] for plan, _ in self.active.values())
 
 
 def _pick_paid(rng: Any) -> str:
@@ -97,10 +99,14 @@ def plan(spec: ScenarioSpec, md: MasterData) -> list[dict[str, Any]]:
     first = spec.start
     rng = stream(spec.seed, 0, "saas-base")
     pending: list[tuple[date, str]] = []  # trial conversions (date, customer)
-    for c in md.customers:
-        since = date.fromisoformat(c.signed_up_on)  # type: ignore[attr-defined]
+    # Plain values of what the walk reads over and over (entity attributes are slow to reach).
+    signups = [(date.fromisoformat(c.signed_up_on), c.id) for c in md.customers]  # type: ignore[attr-defined]
+    tiers = {pid: int(p.tier) for pid, p in plans.items()}  # type: ignore[attr-defined]
+    yearly = {pid: p.interval == "year" for pid, p in plans.items()}  # type: ignore[attr-defined]
+    prices = {pid: int(p.price_cents) for pid, p in plans.items()}  # type: ignore[attr-defined]
+    for since, cid in signups:
         if since < first:
-            book.active[c.id] = (_pick_paid(rng), since)
+            book.active[cid] = (_pick_paid(rng), since)
     funding_month = stream(spec.seed, 0, "saas-funding").randint(
         min(3, spec.months), max(min(3, spec.months), min(9, spec.months))
     )
@@ -147,11 +153,10 @@ def plan(spec: ScenarioSpec, md: MasterData) -> list[dict[str, Any]]:
                 [day.isoformat(), customer, kind, before, after, mrr_before, book.mrr(customer), reason]
             )
 
-        for c in md.customers:  # this month's sign-ups start a trial
-            since = date.fromisoformat(c.signed_up_on)  # type: ignore[attr-defined]
+        for since, cid in signups:  # this month's sign-ups start a trial
             if m_first <= since < m_end:
-                trials.append([since.isoformat(), c.id])
-                pending.append((since + timedelta(days=TRIAL_DAYS), c.id))
+                trials.append([since.isoformat(), cid])
+                pending.append((since + timedelta(days=TRIAL_DAYS), cid))
         due = [x for x in pending if x[0] < m_end]
         pending = [x for x in pending if x[0] >= m_end]
         for when, customer in due:
@@ -162,10 +167,10 @@ def plan(spec: ScenarioSpec, md: MasterData) -> list[dict[str, Any]]:
                 book.free[customer] = when
         for customer in sorted(book.active):
             plan_id, anchor = book.active[customer]
-            tier = int(plans[plan_id].tier)  # type: ignore[attr-defined]
+            tier = tiers[plan_id]
             if customer in last_move:
                 continue
-            annual = plans[plan_id].interval == "year"  # type: ignore[attr-defined]
+            annual = yearly[plan_id]
             renews = anchor.month == m_first.month and anchor < m_first
             roll = r.random()
             if (annual and renews and roll < 0.12) or (not annual and roll < CHURN[tier]):
@@ -184,8 +189,7 @@ def plan(spec: ScenarioSpec, md: MasterData) -> list[dict[str, Any]]:
         invoices: list[list[Any]] = []  # [date, customer, plan, cents, failed, recovered_on]
         for customer in sorted(book.active):
             plan_id, anchor = book.active[customer]
-            entity = plans[plan_id]
-            if entity.interval == "year" and not (anchor.month == m_first.month):  # type: ignore[attr-defined]
+            if yearly[plan_id] and not (anchor.month == m_first.month):
                 continue
             when = m_first.replace(day=min(anchor.day, 28))
             if when < m_first or when >= m_end:
@@ -194,7 +198,7 @@ def plan(spec: ScenarioSpec, md: MasterData) -> list[dict[str, Any]]:
             recovered = None
             if failed and r.random() < 0.65:
                 recovered = min(when + timedelta(days=r.randint(2, 5)), m_end - timedelta(days=1)).isoformat()
-            invoices.append([when.isoformat(), customer, plan_id, int(entity.price_cents), failed, recovered])  # type: ignore[attr-defined]
+            invoices.append([when.isoformat(), customer, plan_id, prices[plan_id], failed, recovered])
         for inv in [i for i in invoices if i[4] and not i[5]]:
             if inv[1] in book.active:  # involuntary churn: the card kept failing
                 move(date.fromisoformat(inv[0]) + timedelta(days=1) if date.fromisoformat(inv[0]) + timedelta(days=1) < m_end

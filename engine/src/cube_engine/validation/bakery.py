@@ -176,7 +176,7 @@ def gross_margin_pct(revenue: float, materials: float, payroll: float) -> float 
 def kpis(ctx: Ctx) -> list[dict[str, Any]]:
     out = []
     for month in range(1, ctx.spec.months + 1):
-        ev = [e for e in ctx.events if e.month == month]
+        ev = ctx.by_month[month]
         revenue = sum(cents(e.amount) for e in ev if e.event_type == "sale") + sum(
             cents(e.amount) for e in ev if e.event_type == "refund"
         )

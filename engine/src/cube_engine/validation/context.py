@@ -30,11 +30,13 @@ class Ctx:
     plans: list[dict[str, Any]]
     events: list[BusinessEvent]
     by_type: dict[str, list[BusinessEvent]] = field(default_factory=lambda: defaultdict(list))
+    by_month: dict[int, list[BusinessEvent]] = field(default_factory=lambda: defaultdict(list))
     _bounds: dict[int, tuple[date, date]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for e in self.events:
             self.by_type[e.event_type].append(e)
+            self.by_month[e.month].append(e)
 
     def bounds(self, month: int) -> tuple[date, date]:
         found = self._bounds.get(month)

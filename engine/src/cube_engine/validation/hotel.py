@@ -115,7 +115,7 @@ def kpis(ctx: Ctx) -> list[dict[str, Any]]:
     for m in range(1, ctx.spec.months + 1):
         first, end = ctx.bounds(m)
         available = rooms * (end - first).days
-        ev = [e for e in ctx.events if e.month == m]
+        ev = ctx.by_month[m]
         income = sum(cents(e.amount) for e in ev if e.amount is not None and cents(e.amount) > 0)
         costs = -sum(cents(e.amount) for e in ev if e.amount is not None and cents(e.amount) < 0)
         occ = sold[m] / available if available else 0.0

@@ -148,7 +148,7 @@ def kpis(ctx: Ctx) -> list[dict[str, Any]]:
         for e in _moves(ctx, m):
             delta[e.attributes["movement"]] += e.attributes["mrr_delta_cents"]
             churned += e.attributes["movement"] == "churn"
-        ev = [e for e in ctx.events if e.month == m]
+        ev = ctx.by_month[m]
         income = sum(
             cents(e.amount)
             for e in ev

@@ -41,7 +41,7 @@ def create_app() -> FastStream:
         """Aggregate month results and validate finished scenarios."""
         event = await parse_or_dead_letter(rt.broker, msg, _result, "validator")
         if isinstance(event, MonthStarted):
-            ahead.expect(event.scenario_id)
+            ahead.expect(event.scenario_id, event.months_total)
         if isinstance(event, MonthCompleted | MonthFailed):
             await patiently(lambda: on_month_result(rt.pool, rt.broker, analytics, event, ahead), "validate")
 

@@ -1,24 +1,30 @@
 """Ledgers read ahead: a month-worker stores a month's numbers while its text is being written
 and says so on LEDGER_STORED; the validator reads them then, while it would otherwise wait, so
-that after the last month it reads only what was added since.
+that after the last month it reads only what was added since. Once every month's numbers are in
+and the plans are stored, it checks the numbers too (`check_numbers`), and after the last month
+only the text events are left to check.
 
 A ledger read ahead is used only if its rows are still the ones read: the same count, written
-by the same transaction (`xmin`). A month written again since is read again."""
+by the same transaction (`xmin`). A month written again since is read again; numbers checked
+ahead are used only if they were checked on the ledgers, master data and plans the scenario has
+at the end."""
 
 import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import asyncpg
 
-from cube_contracts import BusinessEvent
+from cube_contracts import BusinessEvent, MasterData, ScenarioSpec
+from cube_engine.validation import ValidationReport, check_numbers
+from cube_engine.validation.text import TEXT_EVENT_TYPES
 from cube_runtime.listen import ERRORS, Listener
-from cube_runtime.redrive import LEDGER_STORED
+from cube_runtime.redrive import LEDGER_STORED, PLANS_STORED
 from cube_validator.analytics import PUBLISHED_VALUE, Published
-from cube_validator.repository import EVENT_COLUMNS
+from cube_validator.repository import EVENT_COLUMNS, load_definition
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +39,34 @@ class Ledger(NamedTuple):
     published: list[Published]
 
 
+class Checked(NamedTuple):
+    """A scenario's numbers checked ahead, and what they were checked on."""
+
+    versions: dict[int, tuple[int, str]]  # month: (size, version) of its ledger
+    spec: ScenarioSpec
+    master: MasterData
+    plans: list[dict[str, Any]]
+    numbers_ids: set[UUID]
+    report: ValidationReport
+
+    def fits(
+        self,
+        spec: ScenarioSpec,
+        master: MasterData,
+        plans: list[dict[str, Any]],
+        ledgers: "dict[int, Ledger]",
+        events: list[BusinessEvent],
+    ) -> bool:
+        """Whether these are the numbers of the scenario as loaded at the end: the same ledgers,
+        master data and plans, and nothing but text events added to the ledgers."""
+        numbers = sum(1 for e in events if e.event_type not in TEXT_EVENT_TYPES)
+        return (
+            self.versions == {m: (ledger.size, ledger.version) for m, ledger in ledgers.items()}
+            and numbers == sum(size for size, _ in self.versions.values())
+            and (self.spec, self.master, self.plans) == (spec, master, plans)
+        )
+
+
 class LedgerPrefetch:
     """Months' first events, read when their worker stores them; bounded by the events held,
     the oldest scenario is forgotten first."""
@@ -43,28 +77,35 @@ class LedgerPrefetch:
         # planner storing the story the months wait for).
         self._reads = asyncio.Semaphore(reads)
         self._scenarios: OrderedDict[UUID, dict[int, asyncio.Task[Ledger | None]]] = OrderedDict()
-        # Scenarios whose months this process validates (it saw their MonthStarted): with several
-        # validators, each reads ahead only its own.
-        self._mine: OrderedDict[UUID, None] = OrderedDict()
+        # Scenarios whose months this process validates (it saw their MonthStarted), with their
+        # number of months: with several validators, each reads ahead only its own.
+        self._mine: OrderedDict[UUID, int] = OrderedDict()
         self._remembered = scenarios
+        self._checks: dict[UUID, asyncio.Task[Checked | None]] = {}
+        self._unplanned: set[UUID] = set()  # numbers read, plans not stored yet when last looked
         self._listener = Listener(LEDGER_STORED, self._notified)
+        self._plans = Listener(PLANS_STORED, self._planned)
 
     async def start(self, pool: asyncpg.Pool) -> None:
         await self._listener.start(pool)
+        await self._plans.start(pool)
 
     async def stop(self) -> None:
-        tasks = [t for months in self._scenarios.values() for t in months.values()]
+        tasks: list[asyncio.Task[Any]] = [t for months in self._scenarios.values() for t in months.values()]
+        tasks += self._checks.values()
         self._scenarios.clear()
+        self._checks.clear()
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(BaseException):
                 await task
         await self._listener.stop()
+        await self._plans.stop()
 
-    def expect(self, scenario_id: UUID) -> None:
-        """A month of this scenario started, and its results come to this process."""
-        self._mine[scenario_id] = None
+    def expect(self, scenario_id: UUID, months: int) -> None:
+        """A month of this scenario (of `months` months) started, and its results come here."""
+        self._mine[scenario_id] = months
         self._mine.move_to_end(scenario_id)
         while len(self._mine) > self._remembered:
             self._mine.popitem(last=False)
@@ -79,6 +120,13 @@ class LedgerPrefetch:
         except ValueError:
             log.warning("unreadable ledger notification", extra={"payload": payload[:100]})
 
+    def _planned(self, payload: str) -> None:
+        pool = self._plans.pool
+        with contextlib.suppress(ValueError):
+            scenario_id = UUID(payload)
+            if pool is not None and scenario_id in self._unplanned:
+                self._check_when_read(pool, scenario_id)
+
     def read(self, pool: asyncpg.Pool, scenario_id: UUID, month: int, count: int) -> None:
         """Start reading the first `count` events of a month."""
         months = self._scenarios.setdefault(scenario_id, {})
@@ -86,8 +134,64 @@ class LedgerPrefetch:
         earlier = months.get(month)
         if earlier is not None:
             earlier.cancel()
-        months[month] = asyncio.create_task(self._read(pool, scenario_id, month, count))
+        checking = self._checks.pop(scenario_id, None)
+        if checking is not None:
+            checking.cancel()  # checks numbers of which one month is being written again
+        task = months[month] = asyncio.create_task(self._read(pool, scenario_id, month, count))
+        task.add_done_callback(lambda _: self._check_when_read(pool, scenario_id))
         self._trim()
+
+    def _check_when_read(self, pool: asyncpg.Pool, scenario_id: UUID) -> None:
+        """Check the scenario's numbers once every month of it is read ahead."""
+        total = self._mine.get(scenario_id)
+        months = self._scenarios.get(scenario_id, {})
+        if total is None or sorted(months) != list(range(1, total + 1)):
+            return
+        ledgers = {}
+        for month, task in months.items():
+            if not task.done() or task.cancelled() or task.exception() is not None:
+                return
+            ledger = task.result()
+            if ledger is None:
+                return
+            ledgers[month] = ledger
+        earlier = self._checks.pop(scenario_id, None)
+        if earlier is not None:
+            earlier.cancel()
+        self._unplanned.add(scenario_id)  # before the plans are looked for: a notification may come
+        self._checks[scenario_id] = asyncio.create_task(self._check(pool, scenario_id, ledgers))
+
+    async def _check(
+        self, pool: asyncpg.Pool, scenario_id: UUID, ledgers: dict[int, Ledger]
+    ) -> Checked | None:
+        """`check_numbers` on the ledgers; None when the plans are not all stored yet."""
+        async with pool.acquire() as conn:
+            spec, master, plans = await load_definition(conn, scenario_id)
+        if len(plans) != spec.months:
+            return None  # PLANS_STORED starts the check again
+        self._unplanned.discard(scenario_id)
+        numbers = [e for month in sorted(ledgers) for e in ledgers[month].events]
+        if any(e.event_type in TEXT_EVENT_TYPES for e in numbers):
+            return None
+        report = await asyncio.to_thread(check_numbers, spec, master, plans, numbers)
+        versions = {m: (ledger.size, ledger.version) for m, ledger in ledgers.items()}
+        return Checked(versions, spec, master, plans, {e.event_id for e in numbers}, report)
+
+    def checked(self, scenario_id: UUID) -> bool:
+        """Whether the scenario's numbers have been checked ahead (and not read again since)."""
+        task = self._checks.get(scenario_id)
+        return (
+            task is not None
+            and task.done()
+            and not task.cancelled()
+            and task.exception() is None
+            and (task.result() is not None)
+        )
+
+    def checking(self, scenario_id: UUID) -> "asyncio.Task[Checked | None] | None":
+        """The check of the scenario's numbers ahead, if one was started; call before `take`."""
+        self._unplanned.discard(scenario_id)
+        return self._checks.pop(scenario_id, None)
 
     async def take(self, conn: asyncpg.Connection, scenario_id: UUID) -> dict[int, Ledger]:
         """The scenario's ledgers read ahead that are still current; the scenario is forgotten."""
@@ -129,8 +233,12 @@ class LedgerPrefetch:
 
     def forget(self, scenario_id: UUID) -> None:
         self._mine.pop(scenario_id, None)
+        self._unplanned.discard(scenario_id)
         for task in self._scenarios.pop(scenario_id, {}).values():
             task.cancel()
+        checking = self._checks.pop(scenario_id, None)
+        if checking is not None:
+            checking.cancel()
 
     def _held(self) -> int:
         held = 0

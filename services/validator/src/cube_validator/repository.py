@@ -99,11 +99,7 @@ async def load_scenario(
     have = ahead or {}
     months = sorted(have)
     async with pool.acquire() as conn:
-        spec = await conn.fetchval("SELECT spec FROM scenarios WHERE scenario_id = $1", scenario_id)
-        master = await conn.fetchval("SELECT data FROM master_data WHERE scenario_id = $1", scenario_id)
-        plans = await conn.fetch(
-            "SELECT plan FROM month_plans WHERE scenario_id = $1 ORDER BY month", scenario_id
-        )
+        spec, master, plans = await load_definition(conn, scenario_id)
         rows = await conn.fetch(
             f"SELECT {EVENT_COLUMNS} FROM business_events e WHERE scenario_id = $1 AND {NOT_READ_AHEAD}"
             " ORDER BY month, seq",
@@ -111,15 +107,22 @@ async def load_scenario(
             months,
             [have[m].size for m in months],
         )
-    if spec is None or master is None:
-        raise LookupError(f"scenario {scenario_id} has no stored spec or master data")
     by_month: dict[int, list[BusinessEvent]] = {m: list(have[m].events) for m in months}
     for r in rows:
         by_month.setdefault(r["month"], []).append(BusinessEvent.trusted(dict(r)))
     events = [e for month in sorted(by_month) for e in by_month[month]]
-    return (
-        ScenarioSpec.model_validate(spec),
-        MasterData.model_validate(master),
-        [p["plan"] for p in plans],
-        events,
+    return spec, master, plans, events
+
+
+async def load_definition(
+    conn: asyncpg.Connection, scenario_id: UUID
+) -> tuple[ScenarioSpec, MasterData, list[dict[str, Any]]]:
+    """The scenario's spec, master data and month plans (as many as are stored)."""
+    spec = await conn.fetchval("SELECT spec FROM scenarios WHERE scenario_id = $1", scenario_id)
+    master = await conn.fetchval("SELECT data FROM master_data WHERE scenario_id = $1", scenario_id)
+    plans = await conn.fetch(
+        "SELECT plan FROM month_plans WHERE scenario_id = $1 ORDER BY month", scenario_id
     )
+    if spec is None or master is None:
+        raise LookupError(f"scenario {scenario_id} has no stored spec or master data")
+    return ScenarioSpec.model_validate(spec), MasterData.model_validate(master), [p["plan"] for p in plans]

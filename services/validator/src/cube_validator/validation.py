@@ -24,13 +24,15 @@ from cube_contracts import (
     derived_id,
     scenario_key,
 )
-from cube_engine import validate
+from cube_engine import ValidationReport, validate
+from cube_engine.validation import with_text
+from cube_engine.validation.text import TEXT_EVENT_TYPES
 from cube_runtime.kafka import publish
 from cube_runtime.logs import scenario_var
 from cube_runtime.redrive import stopped
 from cube_validator import repository as repo
 from cube_validator.analytics import AnalyticsPublisher, Published, as_published, published_form
-from cube_validator.prefetch import Ledger, LedgerPrefetch
+from cube_validator.prefetch import Checked, Ledger, LedgerPrefetch
 
 log = logging.getLogger(__name__)
 PRODUCER = "validator"
@@ -89,34 +91,55 @@ async def _check_and_publish(
     ahead: LedgerPrefetch | None,
 ) -> None:
     have: dict[int, Ledger] = {}
+    checking: asyncio.Task[Checked | None] | None = None
     if ahead is not None:
+        checking = ahead.checking(sid)
         async with pool.acquire() as conn:
             have = await ahead.take(conn, sid)
-    spec, master, plans, events = await repo.load_scenario(pool, sid, have)
-    rendered = asyncio.ensure_future(published_form(pool, sid, have))  # by PostgreSQL, during the checks
     try:
-        await _check_and_publish_loaded(
-            broker, analytics, pool, sid, attempt, spec, master, plans, events, rendered
-        )
+        spec, master, plans, events = await repo.load_scenario(pool, sid, have)
+        rendered = asyncio.ensure_future(published_form(pool, sid, have))  # by PostgreSQL, during the checks
+        try:
+            report = await _checks(spec, master, plans, events, have, checking)
+            await _publish_checked(broker, analytics, pool, sid, attempt, report, events, rendered)
+        finally:
+            if not rendered.done():
+                rendered.cancel()
     finally:
-        if not rendered.done():
-            rendered.cancel()
+        if checking is not None:
+            checking.cancel()
 
 
-async def _check_and_publish_loaded(
+async def _checks(
+    spec: ScenarioSpec,
+    master: MasterData,
+    plans: list[dict[str, Any]],
+    events: list[BusinessEvent],
+    have: dict[int, Ledger],
+    checking: "asyncio.Task[Checked | None] | None",
+) -> ValidationReport:
+    """The scenario's report: its numbers' as checked ahead when they are the numbers loaded now,
+    so that only its text is left to check; otherwise every check, now."""
+    if checking is not None:
+        await asyncio.wait([checking])
+        checked = None if checking.cancelled() or checking.exception() else checking.result()
+        if checked is not None and checked.fits(spec, master, plans, have, events):
+            told = [e for e in events if e.event_type in TEXT_EVENT_TYPES]
+            return with_text(checked.report, spec, told, checked.numbers_ids)
+    return await asyncio.to_thread(validate, spec, master, plans, events)
+
+
+async def _publish_checked(
     broker: KafkaBroker,
     analytics: AnalyticsPublisher,
     pool: asyncpg.Pool,
     sid: UUID,
     attempt: int,
-    spec: ScenarioSpec,
-    master: MasterData,
-    plans: list[dict[str, Any]],
+    report: ValidationReport,
     events: list[BusinessEvent],
     rendered: "asyncio.Future[list[Published]]",
 ) -> None:
     key = scenario_key(sid)
-    report = await asyncio.to_thread(validate, spec, master, plans, events)
     if not report.passed:
         await repo.finish(pool, sid, "failed", report)
         failed = [c for c in report.checks if not c.passed and c.severity == "error"]
