@@ -201,3 +201,43 @@ async def test_the_numbers_are_kept_before_the_text_is_written(
     assert events[: len(ledger)] == ledger and len(events) > len(ledger)
     assert {e.event_type for e in events[len(ledger) :]} <= set(TEXT_EVENT_TYPES)
     assert not any(e.event_type in TEXT_EVENT_TYPES for e in ledger)
+
+
+async def test_no_numbers_are_kept_while_a_call_of_the_process_is_still_to_be_sent(
+    fake: FakeAnthropic, engine_for, make_spec
+) -> None:
+    # Storing a month's numbers ahead is work that can wait: it waits for every month of the
+    # process to have sent its call, and a month answered before then stores nothing ahead.
+    spec = make_spec("tech_startup", months=2)
+    engine: ClaudeEngine = engine_for(fake, simulated=SimulatedEngine(latency="0"))
+    sid = uuid4()
+    master = await engine.master_data(sid, spec)
+    early, full = await engine.plan_early(sid, spec, master)
+    plans = await full
+    release = asyncio.Event()
+    kept: list[int] = []
+
+    def keep_for(month: int) -> Any:
+        async def keep(ledger: list[BusinessEvent]) -> None:
+            kept.append(month)
+
+        return keep
+
+    async def story_now() -> dict[str, Any]:
+        return plans[0]
+
+    async def story_later() -> dict[str, Any]:
+        await release.wait()
+        return plans[1]
+
+    first = asyncio.create_task(engine.render_month(sid, spec, master, 1, early[0], story_now, keep_for(1)))
+    second = asyncio.create_task(
+        engine.render_month(sid, spec, master, 2, early[1], story_later, keep_for(2))
+    )
+    events = await first  # answered while month 2 still waits for its story
+    assert kept == []
+    assert any(e.event_type == "narrative" for e in events)
+    release.set()
+    events = await second
+    assert kept == [2]  # alone, month 2 kept its numbers once its call was out
+    assert any(e.event_type == "narrative" for e in events)

@@ -1,7 +1,6 @@
 """The claude engine: the simulation owns every number, Claude writes the text around them."""
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 from collections import OrderedDict
@@ -52,6 +51,7 @@ class ClaudeEngine:
         self.book = UsageBook()
         self._params: dict[UUID, dict[str, Any]] = {}  # master_data's parameters, for plan_months
         self._prepared: OrderedDict[UUID, Prepared] = OrderedDict()
+        self._calls = CallsFirst()
 
     def usage(self, scenario_id: UUID, step: str) -> LlmUsage:
         """Usage of `step` ("master_data", "trends" or "month:N") of a scenario, then forgotten."""
@@ -126,27 +126,25 @@ class ClaudeEngine:
             raise Replanned(f"month {month} was planned from other master data than the stored one")
         numbers_plan = {k: v for k, v in plan.items() if k != merge.STORY_KEY}
         sim_spec = params.with_params(spec, story.get("params"))
-        ledger = await self.simulated.render_month(scenario_id, sim_spec, master, month, numbers_plan)
-        # The numbers are kept (stored) while the month waits: for its story if that is still being
-        # written, else for its call, once the call has gone out (storing holds no call up).
-        kept: asyncio.Future[None] | None = None
-
-        def waiting() -> None:
-            nonlocal kept
-            if keep is not None and kept is None:
-                kept = asyncio.ensure_future(keep(list(ledger)))
-
+        self._calls.enter()
         try:
-            told = await self._tell(
-                scenario_id, spec, month, story, made_from, prepared, ledger, later, waiting
-            )
-        except BaseException:
-            if kept is not None:
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(kept)  # not cut off mid-write; its outcome no longer matters
-            raise
+            ledger = await self.simulated.render_month(scenario_id, sim_spec, master, month, numbers_plan)
+            # The numbers are kept (stored) while the text is written, once no month of this
+            # process is still to send its call: storing holds up no call. A month whose answer
+            # comes back first stores its numbers with its text.
+            kept = _Kept(keep, ledger, self._calls) if keep is not None else None
+            try:
+                told = await self._tell(
+                    scenario_id, spec, month, story, made_from, prepared, ledger, later, self._calls.leave
+                )
+            except BaseException:
+                if kept is not None:
+                    await kept.abandon()
+                raise
+        finally:
+            self._calls.leave()
         if kept is not None:
-            await kept
+            await kept.done()
         return ledger + told
 
     async def _tell(
@@ -159,16 +157,15 @@ class ClaudeEngine:
         prepared: Prepared,
         ledger: list[BusinessEvent],
         later: Later | None,
-        waiting: Callable[[], None],
+        sent: Callable[[], None],
     ) -> list[BusinessEvent]:
         """The month's text events: its story (awaited from `later` if pending), then its call
-        (`waiting` is called when it starts to wait for either)."""
+        (`sent` is called once the call is under way)."""
         master = prepared.master
         facts = month_facts(ledger, master)  # while the story may still be being written
         if story.get(merge.PENDING):
             if later is None:
                 raise RuntimeError(f"month {month} was requested before its story, and nothing waits for it")
-            waiting()
             story = (await later()).get(merge.STORY_KEY) or {}
             if story.get(merge.MASTER) != made_from or story.get(merge.PENDING):
                 raise Replanned(f"the story of month {month} was written for other master data")
@@ -178,7 +175,7 @@ class ClaudeEngine:
         month_story = {**story, "notable": notable}
         req = calls.month_call(spec, month, month_story, facts, allowed, prepared.context)
         call = asyncio.ensure_future(self._call(scenario_id, f"month:{month}", req))
-        waiting()
+        sent()
         draft = await call
         theme = story.get("theme", "")
         return merge.month_events(scenario_id, spec, month, draft, notable, theme, ledger, allowed)
@@ -226,3 +223,55 @@ def _month_allowed(
     amounts = [e.amount for e in ledger if e.amount is not None]
     in_request = numbers.numbers_in(calls.month_label(spec, month), *told)
     return numbers.Ledger(master, amounts, month, spec.months, extra=in_request)
+
+
+class CallsFirst:
+    """Months of this process that have yet to send their call; work that can wait for them
+    (storing a month's numbers ahead) waits until there are none."""
+
+    def __init__(self) -> None:
+        self._months: set[asyncio.Task[Any] | None] = set()
+        self._quiet = asyncio.Event()
+        self._quiet.set()
+
+    def enter(self) -> None:
+        self._months.add(asyncio.current_task())
+        self._quiet.clear()
+
+    def leave(self) -> None:
+        """The current month's call is out (or the month is over); a second call does nothing."""
+        self._months.discard(asyncio.current_task())
+        if not self._months:
+            self._quiet.set()
+
+    async def quiet(self) -> None:
+        await self._quiet.wait()
+
+
+class _Kept:
+    """A month's numbers, stored by `keep` once no call waits on this process."""
+
+    def __init__(self, keep: Keep, ledger: list[BusinessEvent], calls: CallsFirst) -> None:
+        self._started = False
+        self._task = asyncio.ensure_future(self._run(keep, list(ledger), calls))
+
+    async def _run(self, keep: Keep, ledger: list[BusinessEvent], calls: CallsFirst) -> None:
+        await calls.quiet()
+        self._started = True
+        await keep(ledger)
+
+    async def done(self) -> None:
+        """Wait for the store if it has begun; otherwise it is not needed any more."""
+        if self._started:
+            await self._task
+        else:
+            await self.abandon()
+
+    async def abandon(self) -> None:
+        """Stop a store that has not begun; one that has is not cut off mid-write, and its
+        outcome no longer matters."""
+        if not self._started:
+            self._task.cancel()
+        await asyncio.wait([self._task])
+        if not self._task.cancelled():
+            self._task.exception()  # looked at: a failed store of an abandoned month is no news

@@ -194,12 +194,17 @@ def render(
     products = md.products
     popularity = cumulative([pr.popularity for pr in products])  # type: ignore[attr-defined]
     loyalty = cumulative(pareto_weights(stream(spec.seed, 0, "bakery-loyalty"), len(md.customers)))
+    # Plain values of what every ticket reads (entity attributes are slow to reach).
+    ids = [pr.id for pr in products]
+    cakes = [pr.category == "cake" for pr in products]  # type: ignore[attr-defined]
+    customer_ids = [c.id for c in md.customers]
     weekly_cost: dict[int, int] = {}
     ticket_no = 0
     for day in days(first, end):
         factor = WEEKDAY[day.weekday()] * HOLIDAYS.get((day.month, day.day), 1.0)
         if factor == 0:
             continue
+        prices = [_price(pr, day) for pr in products]
         sold = [0] * len(products)
         for _ in range(poisson(rng, p["demand"] * factor)):
             ticket_no += 1
@@ -208,20 +213,20 @@ def render(
             total = 0
             for _ in range(weighted_index(rng, LINES) + 1):
                 i = weighted_index(rng, popularity)
-                if products[i].category == "cake" and day.month != 1:  # type: ignore[attr-defined]
+                if cakes[i] and day.month != 1:
                     i = 0  # the galette is sold in January only
                 qty = weighted_index(rng, QTY) + 1
-                price = _price(products[i], day)
-                same = next((x for x in lines if x["product_id"] == products[i].id), None)
+                price, product_id = prices[i], ids[i]
+                same = next((x for x in lines if x["product_id"] == product_id), None)
                 if same is not None:  # a till records one line per product: the units add up
                     same["quantity"] += qty
                     same["line_cents"] += qty * price
                 else:
-                    lines.append({"product_id": products[i].id, "quantity": qty, "unit_price_cents": price,
+                    lines.append({"product_id": product_id, "quantity": qty, "unit_price_cents": price,
                                   "line_cents": qty * price})  # fmt: skip
                 sold[i] += qty
                 total += qty * price
-            customer = md.customers[weighted_index(rng, loyalty)].id if rng.random() < 0.3 else None
+            customer = customer_ids[weighted_index(rng, loyalty)] if rng.random() < 0.3 else None
             ticket = f"T{month:02d}-{ticket_no:06d}"
             b.add(at(day, hour), "sale", total, {"ticket_id": ticket, "lines": lines,
                   "payment": "card" if rng.random() < 0.68 else "cash"}, customer_id=customer)  # fmt: skip

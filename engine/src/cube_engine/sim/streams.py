@@ -7,6 +7,7 @@ month 7 of a full run, and adding a stream changes no other.
 import hashlib
 import math
 import random
+from bisect import bisect_right
 from datetime import UTC, date, datetime, time, timedelta
 
 
@@ -52,9 +53,7 @@ def poisson(rng: random.Random, mean: float) -> int:
 
 def weighted_index(rng: random.Random, cumulative: list[float]) -> int:
     """Index drawn by cumulative weights (bisect on a uniform draw)."""
-    import bisect
-
-    return min(len(cumulative) - 1, bisect.bisect_right(cumulative, rng.random() * cumulative[-1]))
+    return min(len(cumulative) - 1, bisect_right(cumulative, rng.random() * cumulative[-1]))
 
 
 def cumulative(weights: list[float]) -> list[float]:
