@@ -138,10 +138,11 @@ async def _checked_year(pool: asyncpg.Pool, ahead: LedgerPrefetch) -> tuple[UUID
 
 async def _report(pool: asyncpg.Pool, ahead: LedgerPrefetch, sid: UUID) -> tuple[ValidationReport, int]:
     """The report as the validator makes it, and how often every check ran at the end."""
-    checking = ahead.checking(sid)
+    checked = await validation._finished(ahead.checking(sid))
     async with pool.acquire() as conn:
         have = await ahead.take(conn, sid)
-    spec, master, plans, events = await load_scenario(pool, sid, have)
+    known = checked.definition if checked is not None else None
+    spec, master, plans, events = await load_scenario(pool, sid, have, known)
     ran = []
 
     def counted(*args: Any) -> ValidationReport:
@@ -149,7 +150,7 @@ async def _report(pool: asyncpg.Pool, ahead: LedgerPrefetch, sid: UUID) -> tuple
         return validate(*args)
 
     with patch.object(validation, "validate", counted):
-        report = await validation._checks(spec, master, plans, events, have, checking)
+        report = await validation._checks(spec, master, plans, events, have, checked)
     assert report == validate(spec, master, plans, events)  # the same report either way
     assert {e.event_type for e in events} >= {"narrative", "checkout"}
     return report, len(ran)
@@ -179,5 +180,21 @@ async def test_numbers_written_again_after_their_check_are_checked_again(pool: a
         report, full_runs = await _report(pool, ahead, sid)
         assert full_runs == 1
         assert not report.passed  # doubled amounts break the books, and the full run saw it
+    finally:
+        await ahead.stop()
+
+
+async def test_numbers_checked_on_plans_stored_again_since_are_checked_again(pool: asyncpg.Pool) -> None:
+    ahead = LedgerPrefetch()
+    await ahead.start(pool)
+    try:
+        sid, _ = await _checked_year(pool, ahead)
+        # The scenario was planned again meanwhile: month 3's plan is another one.
+        await pool.execute(
+            "UPDATE month_plans SET plan = plan || '{\"supplies_cents\": 1}'::jsonb WHERE scenario_id = $1 AND month = 3",
+            sid,
+        )
+        _, full_runs = await _report(pool, ahead, sid)
+        assert full_runs == 1  # checked on the plans stored now, not on those checked ahead
     finally:
         await ahead.stop()

@@ -1,5 +1,7 @@
 """Composition root of a month-worker."""
 
+import sys
+
 from faststream import FastStream
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import TypeAdapter
@@ -20,6 +22,9 @@ _request = TypeAdapter(MonthRequested)
 def create_app() -> FastStream:
     settings_cls = WorkerSettings
     app, rt = build("month-worker", settings_cls, pool_size=20)
+    # Months are simulated in a thread while the loop sends other months' calls: the loop gets
+    # the GIL back within a millisecond, not Python's default five.
+    sys.setswitchinterval(0.001)
     engines = Engines(rt.settings.cube_sim_latency, rt.settings)
     cache = MasterDataCache()
     watch = PlanWatch()

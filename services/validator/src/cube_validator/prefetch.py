@@ -27,7 +27,7 @@ from cube_engine.validation.text import TEXT_EVENT_TYPES
 from cube_runtime.listen import ERRORS, Listener
 from cube_runtime.redrive import LEDGER_STORED, PLANS_STORED
 from cube_validator.analytics import PUBLISHED_VALUE, Published
-from cube_validator.repository import EVENT_COLUMNS, load_definition
+from cube_validator.repository import EVENT_COLUMNS, Definition, load_definition
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +56,7 @@ class Checked(NamedTuple):
     """A scenario's numbers checked ahead, and what they were checked on."""
 
     versions: dict[int, tuple[int, str]]  # month: (size, version) of its ledger
-    spec: ScenarioSpec
-    master: MasterData
-    plans: list[dict[str, Any]]
+    definition: Definition
     numbers_ids: set[UUID]
     report: ValidationReport
 
@@ -73,10 +71,11 @@ class Checked(NamedTuple):
         """Whether these are the numbers of the scenario as loaded at the end: the same ledgers,
         master data and plans, and nothing but text events added to the ledgers."""
         numbers = sum(1 for e in events if e.event_type not in TEXT_EVENT_TYPES)
+        known = self.definition
         return (
             self.versions == {m: (ledger.size, ledger.version) for m, ledger in ledgers.items()}
             and numbers == sum(size for size, _ in self.versions.values())
-            and (self.spec, self.master, self.plans) == (spec, master, plans)
+            and (known.spec, known.master, known.plans) == (spec, master, plans)
         )
 
 
@@ -179,7 +178,8 @@ class LedgerPrefetch:
     ) -> Checked | None:
         """`check_numbers` on the ledgers; None when the plans are not all stored yet."""
         async with pool.acquire() as conn:
-            spec, master, plans = await load_definition(conn, scenario_id)
+            definition = await load_definition(conn, scenario_id)
+        spec, master, plans, _ = definition
         if len(plans) != spec.months:
             return None  # PLANS_STORED starts the check again
         self._unplanned.discard(scenario_id)
@@ -189,7 +189,7 @@ class LedgerPrefetch:
         loop = asyncio.get_running_loop()
         report = await loop.run_in_executor(_BACKGROUND, check_numbers, spec, master, plans, numbers)
         versions = {m: (ledger.size, ledger.version) for m, ledger in ledgers.items()}
-        return Checked(versions, spec, master, plans, {e.event_id for e in numbers}, report)
+        return Checked(versions, definition, {e.event_id for e in numbers}, report)
 
     def checked(self, scenario_id: UUID) -> bool:
         """Whether the scenario's numbers have been checked ahead (and not read again since)."""

@@ -1,7 +1,7 @@
 """What the validator reads and writes in PostgreSQL."""
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
 
 import asyncpg
@@ -89,17 +89,39 @@ async def mark_state(pool: asyncpg.Pool, scenario_id: UUID, state: str) -> None:
     await pool.execute("UPDATE validations SET state = $2 WHERE scenario_id = $1", scenario_id, state)
 
 
+class Definition(NamedTuple):
+    """What a scenario's events are checked against, and which writes of it these are."""
+
+    spec: ScenarioSpec
+    master: MasterData
+    plans: list[dict[str, Any]]
+    version: str
+
+
+# The transactions that wrote the scenario's master data and each of its plans.
+DEFINITION_VERSION = """
+SELECT (SELECT xmin::text FROM master_data WHERE scenario_id = $1) || '/'
+    || coalesce((SELECT string_agg(month || ':' || xmin::text, ',' ORDER BY month)
+                 FROM month_plans WHERE scenario_id = $1), '')
+"""
+
+
 async def load_scenario(
-    pool: asyncpg.Pool, scenario_id: UUID, ahead: "dict[int, Ledger] | None" = None
+    pool: asyncpg.Pool,
+    scenario_id: UUID,
+    ahead: "dict[int, Ledger] | None" = None,
+    known: Definition | None = None,
 ) -> tuple[ScenarioSpec, MasterData, list[dict[str, Any]], list[BusinessEvent]]:
     """Everything the checks need: spec, master data, month plans and every event in order;
-    the months' first events from `ahead` where they were read ahead."""
+    the months' first events from `ahead` where they were read ahead, and the definition from
+    `known` if it is still the stored one."""
     from cube_validator.analytics import NOT_READ_AHEAD
 
     have = ahead or {}
     months = sorted(have)
-    async with pool.acquire() as conn:
-        spec, master, plans = await load_definition(conn, scenario_id)
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        if known is None or await conn.fetchval(DEFINITION_VERSION, scenario_id) != known.version:
+            known = await load_definition(conn, scenario_id)
         rows = await conn.fetch(
             f"SELECT {EVENT_COLUMNS} FROM business_events e WHERE scenario_id = $1 AND {NOT_READ_AHEAD}"
             " ORDER BY month, seq",
@@ -111,18 +133,26 @@ async def load_scenario(
     for r in rows:
         by_month.setdefault(r["month"], []).append(BusinessEvent.trusted(dict(r)))
     events = [e for month in sorted(by_month) for e in by_month[month]]
-    return spec, master, plans, events
+    return known.spec, known.master, known.plans, events
 
 
-async def load_definition(
-    conn: asyncpg.Connection, scenario_id: UUID
-) -> tuple[ScenarioSpec, MasterData, list[dict[str, Any]]]:
-    """The scenario's spec, master data and month plans (as many as are stored)."""
+async def load_definition(conn: asyncpg.Connection, scenario_id: UUID) -> Definition:
+    """The scenario's spec, master data and month plans (as many as are stored), read in one
+    snapshot with their version."""
+    if not conn.is_in_transaction():
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            return await load_definition(conn, scenario_id)
     spec = await conn.fetchval("SELECT spec FROM scenarios WHERE scenario_id = $1", scenario_id)
     master = await conn.fetchval("SELECT data FROM master_data WHERE scenario_id = $1", scenario_id)
     plans = await conn.fetch(
         "SELECT plan FROM month_plans WHERE scenario_id = $1 ORDER BY month", scenario_id
     )
+    version = await conn.fetchval(DEFINITION_VERSION, scenario_id)
     if spec is None or master is None:
         raise LookupError(f"scenario {scenario_id} has no stored spec or master data")
-    return ScenarioSpec.model_validate(spec), MasterData.model_validate(master), [p["plan"] for p in plans]
+    return Definition(
+        ScenarioSpec.model_validate(spec),
+        MasterData.model_validate(master),
+        [p["plan"] for p in plans],
+        version,
+    )

@@ -77,9 +77,14 @@ async def on_month_result(
     started = ValidationStarted(
         event_id=derived_id(sid, "ValidationStarted", attempt), scenario_id=sid, producer=PRODUCER
     )
-    await publish(broker, SCENARIO_LIFECYCLE, started, key)
-    async with keepalive(pool, sid):
-        await _check_and_publish(pool, broker, analytics, sid, attempt, ahead)
+    # Announced while the scenario is loaded and checked; confirmed before its outcome goes out.
+    announced = asyncio.ensure_future(publish(broker, SCENARIO_LIFECYCLE, started, key))
+    try:
+        async with keepalive(pool, sid):
+            await _check_and_publish(pool, broker, analytics, sid, attempt, ahead, announced)
+    finally:
+        await asyncio.wait([announced])
+    announced.result()
 
 
 async def _check_and_publish(
@@ -89,6 +94,7 @@ async def _check_and_publish(
     sid: UUID,
     attempt: int,
     ahead: LedgerPrefetch | None,
+    announced: "asyncio.Future[None]",
 ) -> None:
     have: dict[int, Ledger] = {}
     checking: asyncio.Task[Checked | None] | None = None
@@ -97,10 +103,13 @@ async def _check_and_publish(
         async with pool.acquire() as conn:
             have = await ahead.take(conn, sid)
     try:
-        spec, master, plans, events = await repo.load_scenario(pool, sid, have)
+        checked = await _finished(checking)
+        known = checked.definition if checked is not None else None
+        spec, master, plans, events = await repo.load_scenario(pool, sid, have, known)
         rendered = asyncio.ensure_future(published_form(pool, sid, have))  # by PostgreSQL, during the checks
         try:
-            report = await _checks(spec, master, plans, events, have, checking)
+            report = await _checks(spec, master, plans, events, have, checked)
+            await announced
             await _publish_checked(broker, analytics, pool, sid, attempt, report, events, rendered)
         finally:
             if not rendered.done():
@@ -110,22 +119,27 @@ async def _check_and_publish(
             checking.cancel()
 
 
+async def _finished(checking: "asyncio.Task[Checked | None] | None") -> Checked | None:
+    """The numbers checked ahead, if they were; a check that failed is only time lost."""
+    if checking is None:
+        return None
+    await asyncio.wait([checking])
+    return None if checking.cancelled() or checking.exception() else checking.result()
+
+
 async def _checks(
     spec: ScenarioSpec,
     master: MasterData,
     plans: list[dict[str, Any]],
     events: list[BusinessEvent],
     have: dict[int, Ledger],
-    checking: "asyncio.Task[Checked | None] | None",
+    checked: Checked | None,
 ) -> ValidationReport:
     """The scenario's report: its numbers' as checked ahead when they are the numbers loaded now,
     so that only its text is left to check; otherwise every check, now."""
-    if checking is not None:
-        await asyncio.wait([checking])
-        checked = None if checking.cancelled() or checking.exception() else checking.result()
-        if checked is not None and checked.fits(spec, master, plans, have, events):
-            told = [e for e in events if e.event_type in TEXT_EVENT_TYPES]
-            return with_text(checked.report, spec, told, checked.numbers_ids)
+    if checked is not None and checked.fits(spec, master, plans, have, events):
+        told = [e for e in events if e.event_type in TEXT_EVENT_TYPES]
+        return with_text(checked.report, spec, told, checked.numbers_ids)
     return await asyncio.to_thread(validate, spec, master, plans, events)
 
 
@@ -146,8 +160,8 @@ async def _publish_checked(
         reason = "validation failed: " + "; ".join(f"{c.name}: {c.details}" for c in failed[:3])
         await _fail(broker, sid, attempt, Stage.VALIDATING, reason)
         return
-    await repo.finish(pool, sid, "validated", report)
-    if await stopped(pool, sid):  # cancelled while it was checked: nothing is published
+    _, ended = await asyncio.gather(repo.finish(pool, sid, "validated", report), stopped(pool, sid))
+    if ended:  # cancelled while it was checked: nothing is published
         log.info("scenario ended during validation; not published")
         return
     published = await rendered
