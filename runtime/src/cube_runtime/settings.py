@@ -38,6 +38,13 @@ class CubeSettings(BaseSettings):
         description="aiokafka fetch wait when no data is there: a pipeline hop costs at most this much; shorter"
         " waits spend CPU on empty fetches.",
     )
+    cube_edge_fetch_max_wait_ms: int = Field(
+        default=10,
+        ge=1,
+        le=5000,
+        description="The same for the two hops at the ends of a scenario's path (the planner taking its"
+        " request, the validator taking its months' results), which nothing else overlaps.",
+    )
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

@@ -28,7 +28,7 @@ def create_app() -> FastStream:
         SCENARIO_REQUESTED,
         **subscriber_options(
             rt.settings.cube_group_prefix + "planner",
-            rt.settings.cube_fetch_max_wait_ms,
+            rt.settings.cube_edge_fetch_max_wait_ms,
             manual=True,
             listener=rt.presence,
         ),

@@ -38,7 +38,7 @@ def create_app() -> FastStream:
         MONTH_COMPLETED,
         **subscriber_options(
             rt.settings.cube_group_prefix + "validator",
-            rt.settings.cube_fetch_max_wait_ms,
+            rt.settings.cube_edge_fetch_max_wait_ms,
             listener=rt.presence,
         ),
     )
