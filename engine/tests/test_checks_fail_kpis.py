@@ -36,6 +36,15 @@ def test_monthly_kpis_that_disagree_break_the_hotel_identities() -> None:
     assert not broken.passed and "month 2: RevPAR" in broken.details
 
 
+def test_kpis_rounded_at_a_high_rate_still_satisfy_the_hotel_identities() -> None:
+    # 301 of 600 room nights at 470.94: occupancy 50.17 %, ADR 470.94, RevPAR 236.25 (all
+    # rounded as reported); 50.17 % x 470.94 = 236.27, two cents off by rounding alone.
+    month = {"month": 1, "rooms_available": 600, "rooms_sold": 301, "occupancy_pct": 50.17, "adr": 470.94,
+             "revpar": 236.25}  # fmt: skip
+    assert hotel.identities([month]).passed
+    assert not hotel.identities([{**month, "revpar": 236.35}]).passed
+
+
 def test_cancellations_far_below_the_industry_are_a_warning() -> None:
     spec, master, plans, events = good("hotel")
     events[:] = [e for e in events if not (e.event_type == "cancellation" and e.month < 4)]

@@ -136,7 +136,10 @@ def identities(monthly: list[dict[str, Any]]) -> CheckResult:
             problems.append(
                 f"month {k['month']}: {k['rooms_sold']} rooms sold of {k['rooms_available']} available"
             )
-        if abs(k["revpar"] - k["occupancy_pct"] / 100 * k["adr"]) > 0.02:
+        # The three are rounded to cents and hundredths of a percent: their product is off by
+        # at most the sum of those roundings, which grows with the rate.
+        rounding = 0.005 + 0.00005 * k["adr"] + 0.00005 * k["occupancy_pct"] + 1e-9
+        if abs(k["revpar"] - k["occupancy_pct"] / 100 * k["adr"]) > rounding:
             problems.append(f"month {k['month']}: RevPAR {k['revpar']} != occupancy x ADR")
     return result("hotel_identities", problems, ok="occupancy <= 100 %, RevPAR = occupancy x ADR")
 
