@@ -4,6 +4,7 @@ numbers are checked, and only the text is left to check after the last month."""
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 from unittest.mock import patch
 from uuid import UUID, uuid4
@@ -22,6 +23,15 @@ from cube_validator.repository import load_scenario
 from tests.helpers import insert_scenario
 
 pytestmark = pytest.mark.connected
+
+
+@pytest.fixture
+async def ahead(pool: asyncpg.Pool) -> AsyncIterator[LedgerPrefetch]:
+    """A validator's read-ahead, listening on the pool's database."""
+    prefetch = LedgerPrefetch()
+    await prefetch.start(pool)
+    yield prefetch
+    await prefetch.stop()
 
 
 async def _scenario(pool: asyncpg.Pool) -> tuple[UUID, list[list[BusinessEvent]]]:
@@ -52,47 +62,39 @@ async def _load(
     return have, events
 
 
-async def test_the_rest_is_read_after_the_numbers_read_ahead(pool: asyncpg.Pool) -> None:
+async def test_the_rest_is_read_after_the_numbers_read_ahead(
+    pool: asyncpg.Pool, ahead: LedgerPrefetch
+) -> None:
     sid, months = await _scenario(pool)
     elsewhere, others = await _scenario(pool)  # validated by another validator process
-    ahead = LedgerPrefetch()
-    await ahead.start(pool)
-    try:
-        ahead.expect(sid, 3)  # its MonthStarted came here
-        await replace_month(pool, elsewhere, 1, others[0], ahead=True)
-        # Months 1 and 2: numbers first (all but their last two events), the rest once "written".
-        for m in (1, 2):
-            await replace_month(pool, sid, m, months[m - 1][:-2], ahead=True)
-        await replace_month(pool, sid, 3, months[2])
-        await _until_read(ahead, sid, [1, 2])
-        assert ahead.read_months(elsewhere) == []  # notified first, and not read
-        for m in (1, 2):
-            await add_to_month(pool, sid, m, months[m - 1][-2:], len(months[m - 1]) - 2)
-        have, events = await _load(pool, ahead, sid)
-        assert [(e.event_id, e.amount) for e in events] == [(e.event_id, e.amount) for m in months for e in m]
-        assert sorted(have) == [1, 2]  # their numbers were not read again
-        assert ahead.read_months(sid) == []  # taken, so forgotten
-    finally:
-        await ahead.stop()
+    ahead.expect(sid, 3)  # its MonthStarted came here
+    await replace_month(pool, elsewhere, 1, others[0], ahead=True)
+    # Months 1 and 2: numbers first (all but their last two events), the rest once "written".
+    for m in (1, 2):
+        await replace_month(pool, sid, m, months[m - 1][:-2], ahead=True)
+    await replace_month(pool, sid, 3, months[2])
+    await _until_read(ahead, sid, [1, 2])
+    assert ahead.read_months(elsewhere) == []  # notified first, and not read
+    for m in (1, 2):
+        await add_to_month(pool, sid, m, months[m - 1][-2:], len(months[m - 1]) - 2)
+    have, events = await _load(pool, ahead, sid)
+    assert [(e.event_id, e.amount) for e in events] == [(e.event_id, e.amount) for m in months for e in m]
+    assert sorted(have) == [1, 2]  # their numbers were not read again
+    assert ahead.read_months(sid) == []  # taken, so forgotten
 
 
-async def test_a_month_written_again_since_is_read_again(pool: asyncpg.Pool) -> None:
+async def test_a_month_written_again_since_is_read_again(pool: asyncpg.Pool, ahead: LedgerPrefetch) -> None:
     sid, months = await _scenario(pool)
-    ahead = LedgerPrefetch()
-    await ahead.start(pool)
-    try:
-        ahead.expect(sid, 3)
-        for m in (1, 2, 3):
-            await replace_month(pool, sid, m, months[m - 1], ahead=True)
-        await _until_read(ahead, sid, [1, 2, 3])
-        changed = [e.model_copy(update={"attributes": {"again": True}}) for e in months[1]]
-        await replace_month(pool, sid, 2, changed)  # same ids and count, another transaction
-        have, events = await _load(pool, ahead, sid)
-        assert sorted(have) == [1, 3]
-        assert [e.attributes for e in events if e.month == 2] == [{"again": True}] * len(changed)
-        assert [e.event_id for e in events] == [e.event_id for m in months for e in m]
-    finally:
-        await ahead.stop()
+    ahead.expect(sid, 3)
+    for m in (1, 2, 3):
+        await replace_month(pool, sid, m, months[m - 1], ahead=True)
+    await _until_read(ahead, sid, [1, 2, 3])
+    changed = [e.model_copy(update={"attributes": {"again": True}}) for e in months[1]]
+    await replace_month(pool, sid, 2, changed)  # same ids and count, another transaction
+    have, events = await _load(pool, ahead, sid)
+    assert sorted(have) == [1, 3]
+    assert [e.attributes for e in events if e.month == 2] == [{"again": True}] * len(changed)
+    assert [e.event_id for e in events] == [e.event_id for m in months for e in m]
 
 
 async def _store_plans(pool: asyncpg.Pool, sid: UUID, plans: list[dict[str, Any]]) -> None:
@@ -156,45 +158,36 @@ async def _report(pool: asyncpg.Pool, ahead: LedgerPrefetch, sid: UUID) -> tuple
     return report, len(ran)
 
 
-async def test_the_numbers_are_checked_while_the_text_is_written(pool: asyncpg.Pool) -> None:
-    ahead = LedgerPrefetch()
-    await ahead.start(pool)
-    try:
-        sid, _ = await _checked_year(pool, ahead)
-        report, full_runs = await _report(pool, ahead, sid)
-        assert report.passed
-        assert full_runs == 0  # only the text was left to check
-        assert next(c for c in report.checks if c.name == "text_events").details.startswith("3 text events")
-    finally:
-        await ahead.stop()
+async def test_the_numbers_are_checked_while_the_text_is_written(
+    pool: asyncpg.Pool, ahead: LedgerPrefetch
+) -> None:
+    sid, _ = await _checked_year(pool, ahead)
+    report, full_runs = await _report(pool, ahead, sid)
+    assert report.passed
+    assert full_runs == 0  # only the text was left to check
+    assert next(c for c in report.checks if c.name == "text_events").details.startswith("3 text events")
 
 
-async def test_numbers_written_again_after_their_check_are_checked_again(pool: asyncpg.Pool) -> None:
-    ahead = LedgerPrefetch()
-    await ahead.start(pool)
-    try:
-        sid, months = await _checked_year(pool, ahead)
-        # Month 2 written again whole, its numbers changed; no notice of it reaches this process.
-        changed = [e.model_copy(update={"amount": e.amount * 2}) if e.amount else e for e in months[1]]
-        await replace_month(pool, sid, 2, [*changed, _narrative(sid, 2, changed)])
-        report, full_runs = await _report(pool, ahead, sid)
-        assert full_runs == 1
-        assert not report.passed  # doubled amounts break the books, and the full run saw it
-    finally:
-        await ahead.stop()
+async def test_numbers_written_again_after_their_check_are_checked_again(
+    pool: asyncpg.Pool, ahead: LedgerPrefetch
+) -> None:
+    sid, months = await _checked_year(pool, ahead)
+    # Month 2 written again whole, its numbers changed; no notice of it reaches this process.
+    changed = [e.model_copy(update={"amount": e.amount * 2}) if e.amount else e for e in months[1]]
+    await replace_month(pool, sid, 2, [*changed, _narrative(sid, 2, changed)])
+    report, full_runs = await _report(pool, ahead, sid)
+    assert full_runs == 1
+    assert not report.passed  # doubled amounts break the books, and the full run saw it
 
 
-async def test_numbers_checked_on_plans_stored_again_since_are_checked_again(pool: asyncpg.Pool) -> None:
-    ahead = LedgerPrefetch()
-    await ahead.start(pool)
-    try:
-        sid, _ = await _checked_year(pool, ahead)
-        # The scenario was planned again meanwhile: month 3's plan is another one.
-        await pool.execute(
-            "UPDATE month_plans SET plan = plan || '{\"supplies_cents\": 1}'::jsonb WHERE scenario_id = $1 AND month = 3",
-            sid,
-        )
-        _, full_runs = await _report(pool, ahead, sid)
-        assert full_runs == 1  # checked on the plans stored now, not on those checked ahead
-    finally:
-        await ahead.stop()
+async def test_numbers_checked_on_plans_stored_again_since_are_checked_again(
+    pool: asyncpg.Pool, ahead: LedgerPrefetch
+) -> None:
+    sid, _ = await _checked_year(pool, ahead)
+    # The scenario was planned again meanwhile: month 3's plan is another one.
+    await pool.execute(
+        "UPDATE month_plans SET plan = plan || '{\"supplies_cents\": 1}'::jsonb WHERE scenario_id = $1 AND month = 3",
+        sid,
+    )
+    _, full_runs = await _report(pool, ahead, sid)
+    assert full_runs == 1  # checked on the plans stored now, not on those checked ahead

@@ -19,8 +19,6 @@ from cube_engine.validation.text import TEXT_EVENT_TYPES
 STORY_KEY = "story"  # the engine's part of a month plan; the simulation never sees it
 PENDING = "pending"  # in STORY_KEY of an early plan: the story is being written
 MASTER = "master"  # in STORY_KEY: fingerprint of the master data the plan was made from
-# Event types the engine adds to a month; they move no money (amount null).
-
 # A notable event of this kind is told together with the simulated ledger event it explains.
 RELATED_EVENT = {
     "funding_round": "funding_received",

@@ -65,7 +65,6 @@ class _Book:
     """Subscription state while the planner walks the months."""
 
     def __init__(self, plans: dict[str, Entity]) -> None:
-        self.plans = plans
         self.mrr_of = {pid: int(p.mrr_cents) for pid, p in plans.items()}  # type: ignore[attr-defined]
         self.active: dict[str, tuple[str, date]] = {}  # customer -> (plan, billing anchor)
         self.churned: dict[str, str] = {}  # customer -> last paid plan

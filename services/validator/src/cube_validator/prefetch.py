@@ -94,7 +94,6 @@ class LedgerPrefetch:
         self._mine: OrderedDict[UUID, int] = OrderedDict()
         self._remembered = scenarios
         self._checks: dict[UUID, asyncio.Task[Checked | None]] = {}
-        self._unplanned: set[UUID] = set()  # numbers read, plans not stored yet when last looked
         self._listener = Listener(LEDGER_STORED, self._notified)
         self._plans = Listener(PLANS_STORED, self._planned)
 
@@ -133,11 +132,11 @@ class LedgerPrefetch:
             log.warning("unreadable ledger notification", extra={"payload": payload[:100]})
 
     def _planned(self, payload: str) -> None:
+        """Plans stored (for the first time, or again): the numbers are checked on them."""
         pool = self._plans.pool
         with contextlib.suppress(ValueError):
-            scenario_id = UUID(payload)
-            if pool is not None and scenario_id in self._unplanned:
-                self._check_when_read(pool, scenario_id)
+            if pool is not None:
+                self._check_when_read(pool, UUID(payload))
 
     def read(self, pool: asyncpg.Pool, scenario_id: UUID, month: int, count: int) -> None:
         """Start reading the first `count` events of a month."""
@@ -170,7 +169,6 @@ class LedgerPrefetch:
         earlier = self._checks.pop(scenario_id, None)
         if earlier is not None:
             earlier.cancel()
-        self._unplanned.add(scenario_id)  # before the plans are looked for: a notification may come
         self._checks[scenario_id] = asyncio.create_task(self._check(pool, scenario_id, ledgers))
 
     async def _check(
@@ -182,7 +180,6 @@ class LedgerPrefetch:
         spec, master, plans, _ = definition
         if len(plans) != spec.months:
             return None  # PLANS_STORED starts the check again
-        self._unplanned.discard(scenario_id)
         numbers = [e for month in sorted(ledgers) for e in ledgers[month].events]
         if any(e.event_type in TEXT_EVENT_TYPES for e in numbers):
             return None
@@ -204,7 +201,6 @@ class LedgerPrefetch:
 
     def checking(self, scenario_id: UUID) -> "asyncio.Task[Checked | None] | None":
         """The check of the scenario's numbers ahead, if one was started; call before `take`."""
-        self._unplanned.discard(scenario_id)
         return self._checks.pop(scenario_id, None)
 
     async def take(self, conn: asyncpg.Connection, scenario_id: UUID) -> dict[int, Ledger]:
@@ -247,7 +243,6 @@ class LedgerPrefetch:
 
     def forget(self, scenario_id: UUID) -> None:
         self._mine.pop(scenario_id, None)
-        self._unplanned.discard(scenario_id)
         for task in self._scenarios.pop(scenario_id, {}).values():
             task.cancel()
         checking = self._checks.pop(scenario_id, None)
