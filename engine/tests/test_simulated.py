@@ -2,7 +2,7 @@
 
 import asyncio
 from itertools import pairwise
-from uuid import UUID, uuid4
+from uuid import UUID, uuid4, uuid5
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -125,3 +125,12 @@ def test_a_content_hash_fed_in_parts_is_the_hash_of_the_whole() -> None:
     whole.update(month[100:])
     assert whole.hexdigest() == content_hash(month)
     assert first.hexdigest() == content_hash(month[:100]) != whole.hexdigest()  # the copy left it alone
+
+
+@pytest.mark.parametrize("business_type", TYPES)
+def test_event_ids_are_uuid5_of_the_scenario_and_their_place_in_the_month(business_type: str) -> None:
+    sid, _, _, months = generate(ScenarioSpec(business_type=business_type, seed=3, months=2))  # type: ignore[arg-type]
+    for month, events in enumerate(months, start=1):
+        ids = [e.event_id for e in events]
+        assert ids == [uuid5(sid, f"{month}:{seq}") for seq in range(len(events))]
+        assert {i.version for i in ids} == {5} and len({str(i) for i in ids}) == len(ids)

@@ -177,25 +177,35 @@ class FakeAnthropic:
             stats.in_flight -= 1
 
     async def _answer(self, request: Request) -> Response:
+        # The latency is the answer's time from the request's arrival: the fake's own work (reading
+        # the body, making the answer) is done within it, not added on top.
+        loop = asyncio.get_running_loop()
+        arrived = loop.time()
+        response, latency = await self._respond(request)
+        await asyncio.sleep(max(0.0, arrived + latency - loop.time()))
+        return response
+
+    async def _respond(self, request: Request) -> tuple[Response, float]:
+        """The response, and the latency to answer it with (none for a request refused at once)."""
         if not (request.headers.get("x-api-key") or request.headers.get("authorization")):
-            return _error(401, "x-api-key header is required")
+            return _error(401, "x-api-key header is required"), 0.0
         try:
             body = await request.json()
             tool = _called_tool(body)
         except (ValueError, KeyError, TypeError) as exc:
-            return _error(400, f"bad request: {exc}")
+            return _error(400, f"bad request: {exc}"), 0.0
         kind = tool["name"]
         self.stats.by_kind[kind] = self.stats.by_kind.get(kind, 0) + 1
         self.stats.bodies.append(body)
         if self.reject_forced and (body.get("tool_choice") or {}).get("type") in ("tool", "any"):
             self.stats.errors += 1
-            return _error(400, "tool_choice forcing tool use is not supported by this model")
-        await asyncio.sleep(self._latency(kind))
+            return _error(400, "tool_choice forcing tool use is not supported by this model"), 0.0
+        latency = self._latency(kind)
         fault = self._take_fault(kind, _user_text(body))
         if fault is not None and fault.what == "status":
             self.stats.errors += 1
             headers = {} if fault.retry_after is None else {"retry-after": f"{fault.retry_after:g}"}
-            return _error(fault.status, "injected fault", headers)
+            return _error(fault.status, "injected fault", headers), latency
         tool_input = self._tool_input(kind, tool, body)
         stop_reason = "tool_use"
         raw = json.dumps(tool_input)
@@ -229,8 +239,8 @@ class FakeAnthropic:
         }
         if body.get("stream"):
             self.stats.streamed += 1
-            return StreamingResponse(_sse(message, raw), media_type="text/event-stream")
-        return JSONResponse(message)
+            return StreamingResponse(_sse(message, raw), media_type="text/event-stream"), latency
+        return JSONResponse(message), latency
 
     def _latency(self, kind: str) -> float:
         if isinstance(self.latency, dict):

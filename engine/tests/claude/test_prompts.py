@@ -67,3 +67,16 @@ def test_a_renamed_person_gets_a_matching_email() -> None:
         _renamed_email("jane.doe12@bakery.fr", "Jane Doe", "Ana Ruiz-Pérez") == "ana.ruiz.perez12@bakery.fr"
     )
     assert _renamed_email("sales@bakery.fr", "Jane Doe", "Ana Ruiz") == "sales@bakery.fr"
+
+
+async def test_the_company_schema_is_made_once_per_set_of_entity_ids() -> None:
+    spec = ScenarioSpec(business_type="hotel", seed=5)  # type: ignore[arg-type]
+    master = await SimulatedEngine().master_data(uuid4(), spec)
+    other = await SimulatedEngine().master_data(uuid4(), spec.model_copy(update={"seed": 6}))
+    assert [e.id for e in other.customers[:40]] == [e.id for e in master.customers[:40]]
+    assert company_schema(other, 40) is company_schema(master, 40)
+    fewer = master.model_copy(update={"employees": master.employees[:-1]})
+    schema = company_schema(fewer, 40).model_json_schema()
+    assert company_schema(fewer, 40) is not company_schema(master, 40)
+    required = set().union(*(d.get("required", []) for d in schema["$defs"].values()))
+    assert master.employees[-1].id not in required and master.employees[0].id in required

@@ -90,8 +90,9 @@ def company_problems(draft: BaseModel, allowed: Allowed) -> list[str]:
     return numbers.problems(fields, allowed)
 
 
-def year_call(spec: ScenarioSpec, master: MasterData) -> ToolCall[YearDraft]:
-    """Stage 2: the year's theme and its notable events."""
+def year_call(spec: ScenarioSpec, master: MasterData, context: str | None = None) -> ToolCall[YearDraft]:
+    """Stage 2: the year's theme and its notable events (`context`: the scenario context of
+    `master`, if it is made already)."""
     months = "; ".join(f"{m} = {month_label(spec, m)}" for m in range(1, spec.months + 1))
     user = "\n".join(
         [
@@ -107,7 +108,7 @@ def year_call(spec: ScenarioSpec, master: MasterData) -> ToolCall[YearDraft]:
         tool=TOOL_YEAR,
         tools=list(story_tools(spec.months)),
         schema=year_schema(spec.months),
-        system=system_blocks(scenario_context(spec, master)),
+        system=system_blocks(scenario_context(spec, master) if context is None else context),
         user=user,
         max_tokens=min(MAX_TOKENS_CAP, 500 + 160 * spec.months),
         check=lambda draft: year_problems(draft, allowed),

@@ -88,7 +88,7 @@ class ClaudeEngine:
         prepared = self._prepare(scenario_id, spec, master)
         # The year's story needs master data only, so it is written while the simulation plans.
         story = asyncio.ensure_future(
-            self._call(scenario_id, "trends", calls.year_call(spec, prepared.master))
+            self._call(scenario_id, "trends", calls.year_call(spec, prepared.master, prepared.context))
         )
         try:
             plans = await self.simulated.plan_months(scenario_id, params.with_params(spec, effective), master)

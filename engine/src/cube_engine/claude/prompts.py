@@ -86,7 +86,7 @@ def _attrs(entity: dict[str, Any], money: bool) -> str:
 
 def catalogue_lines(master: MasterData, kinds: list[str], limit: int, money: bool = False) -> list[str]:
     """One line per entity: id, name, description and short attributes, in a stable order."""
-    data = json.loads(master.model_dump_json())
+    data = json.loads(master.model_dump_json(include=set(kinds)))  # not the thousands of customers
     lines: list[str] = []
     for kind in kinds:
         entities = data.get(kind) or []

@@ -73,12 +73,21 @@ TEXT_KINDS: dict[str, type[BaseModel]] = {
 def company_schema(master: MasterData, max_named: int) -> type[BaseModel]:
     """The input model of write_company for this master data: one required field per entity id,
     so a complete answer names every entity (up to `max_named` per kind)."""
+    named = tuple(
+        (kind, tuple(e.id for e in getattr(master, kind)[:max_named]))
+        for kind in TEXT_KINDS
+        if getattr(master, kind)
+    )
+    return _company_schema(named)
+
+
+@functools.lru_cache(maxsize=64)
+def _company_schema(named: tuple[tuple[str, tuple[str, ...]], ...]) -> type[BaseModel]:
+    """Made once per set of entity ids (master data of one kind and size share theirs)."""
     fields: dict[str, Any] = {"company": (CompanyText, Field(description="The company."))}
-    for kind, text in TEXT_KINDS.items():
-        entities = getattr(master, kind)[:max_named]
-        if not entities:
-            continue
-        per_id: dict[str, Any] = {f"e{i}": (text, Field(alias=e.id)) for i, e in enumerate(entities)}
+    for kind, ids in named:
+        text = TEXT_KINDS[kind]
+        per_id: dict[str, Any] = {f"e{i}": (text, Field(alias=eid)) for i, eid in enumerate(ids)}
         model = create_model(
             f"{kind.title().replace('_', '')}Text", __config__=ConfigDict(extra="ignore"), **per_id
         )
@@ -157,7 +166,13 @@ class MonthDraft(BaseModel):
 
 
 def tool(name: str, model: type[BaseModel], description: str) -> dict[str, Any]:
-    """A tool definition whose input schema is `model`'s JSON schema."""
+    """A tool definition whose input schema is `model`'s JSON schema (made once per model; the
+    caller must not change it)."""
+    return _tool(name, model, description)
+
+
+@functools.lru_cache(maxsize=128)
+def _tool(name: str, model: type[BaseModel], description: str) -> dict[str, Any]:
     return {"name": name, "description": description, "input_schema": model.model_json_schema()}
 
 

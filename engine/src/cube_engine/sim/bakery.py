@@ -1,6 +1,7 @@
 """A bakery: catalogue with dated price changes, tickets by hour, production and waste,
 ingredient purchases, staff and fixed costs (REALISM.md, bakery)."""
 
+from bisect import bisect_right
 from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
@@ -17,7 +18,6 @@ from cube_engine.sim.streams import (
     person,
     poisson,
     stream,
-    weighted_index,
 )  # fmt: skip
 
 PARAMS = {"tickets_per_day": common.Param(40.0, 1.0, 400.0)}
@@ -113,6 +113,8 @@ def expected_monthly_revenue_cents(
     units = sum((i + 1) * w for i, w in enumerate(LINE_WEIGHTS)) / sum(LINE_WEIGHTS)
     units *= sum((i + 1) * w for i, w in enumerate(QTY_WEIGHTS)) / sum(QTY_WEIGHTS)
     weights = [pr.popularity for pr in products]
+    steps = _price_steps(products)
+    cakes = [pr.category == "cake" for pr in products]  # type: ignore[attr-defined]
     total = 0.0
     for month in range(1, spec.months + 1):
         first, end = month_bounds(spec.start, month)
@@ -120,8 +122,8 @@ def expected_monthly_revenue_cents(
         for day in days(first, end):
             factor = WEEKDAY[day.weekday()] * HOLIDAYS.get((day.month, day.day), 1.0)
             if factor:
-                prices = [_price(products[0] if pr.category == "cake" and day.month != 1 else pr, day)
-                          for pr in products]  # fmt: skip
+                prices = [_price_at(steps[0] if cake and day.month != 1 else own, day)
+                          for cake, own in zip(cakes, steps, strict=True)]  # fmt: skip
                 mean = sum(w * p for w, p in zip(weights, prices, strict=True)) / sum(weights)
                 total += demand * factor * units * mean
     return total / spec.months
@@ -175,11 +177,20 @@ def plan(spec: ScenarioSpec, md: MasterData) -> list[dict[str, Any]]:
     return plans
 
 
-def _price(product: Entity, day: date) -> int:
+def _price_steps(products: list[Entity]) -> list[list[tuple[date, int]]]:
+    """Each product's price history as (from, price) pairs, read once."""
+    return [
+        [(date.fromisoformat(step["from"]), step["price_cents"]) for step in pr.price_history]  # type: ignore[attr-defined]
+        for pr in products
+    ]
+
+
+def _price_at(steps: list[tuple[date, int]], day: date) -> int:
+    """The price in force on `day`: that of the last step that has begun."""
     price = 0
-    for step in product.price_history:  # type: ignore[attr-defined]
-        if date.fromisoformat(step["from"]) <= day:
-            price = step["price_cents"]
+    for start, cents in steps:
+        if start <= day:
+            price = cents
     return price
 
 
@@ -198,24 +209,31 @@ def render(
     ids = [pr.id for pr in products]
     cakes = [pr.category == "cake" for pr in products]  # type: ignore[attr-defined]
     customer_ids = [c.id for c in md.customers]
+    steps = _price_steps(products)
+    rand = rng.random
+
+    def pick(cumulative: list[float]) -> int:  # weighted_index(rng, cumulative), the hot path inlined
+        i = bisect_right(cumulative, rand() * cumulative[-1])
+        return i if i < len(cumulative) else len(cumulative) - 1
+
     weekly_cost: dict[int, int] = {}
     ticket_no = 0
     for day in days(first, end):
         factor = WEEKDAY[day.weekday()] * HOLIDAYS.get((day.month, day.day), 1.0)
         if factor == 0:
             continue
-        prices = [_price(pr, day) for pr in products]
+        prices = [_price_at(own, day) for own in steps]
         sold = [0] * len(products)
         for _ in range(poisson(rng, p["demand"] * factor)):
             ticket_no += 1
-            hour = weighted_index(rng, HOURS) + rng.random()
+            hour = pick(HOURS) + rand()
             lines: list[dict[str, Any]] = []
             total = 0
-            for _ in range(weighted_index(rng, LINES) + 1):
-                i = weighted_index(rng, popularity)
+            for _ in range(pick(LINES) + 1):
+                i = pick(popularity)
                 if cakes[i] and day.month != 1:
                     i = 0  # the galette is sold in January only
-                qty = weighted_index(rng, QTY) + 1
+                qty = pick(QTY) + 1
                 price, product_id = prices[i], ids[i]
                 same = next((x for x in lines if x["product_id"] == product_id), None)
                 if same is not None:  # a till records one line per product: the units add up
@@ -226,10 +244,10 @@ def render(
                                   "line_cents": qty * price})  # fmt: skip
                 sold[i] += qty
                 total += qty * price
-            customer = customer_ids[weighted_index(rng, loyalty)] if rng.random() < 0.3 else None
+            customer = customer_ids[pick(loyalty)] if rand() < 0.3 else None
             ticket = f"T{month:02d}-{ticket_no:06d}"
             b.add(at(day, hour), "sale", total, {"ticket_id": ticket, "lines": lines,
-                  "payment": "card" if rng.random() < 0.68 else "cash"}, customer_id=customer)  # fmt: skip
+                  "payment": "card" if rand() < 0.68 else "cash"}, customer_id=customer)  # fmt: skip
             if refund_rng.random() < 0.004:
                 line = lines[0]
                 b.add(at(day, min(hour + 0.5, 20.5)), "refund", -line["line_cents"],

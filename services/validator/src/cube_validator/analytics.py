@@ -113,12 +113,15 @@ class AnalyticsPublisher:
         key = scenario_key(scenario_id)
         partitions = sorted(await self._producer.partitions_for(ANALYTICS_BUSINESS_EVENTS))
         partition = DefaultPartitioner()(key, partitions, partitions)
-        headers_base = [("scenario_id", str(scenario_id).encode())]
+        sid = ("scenario_id", str(scenario_id).encode())
+        by_type: dict[str, list[tuple[str, bytes]]] = {}  # the headers of each event type, made once
         pending = []
         batch = self._producer.create_batch()
         for item in events:
             value = item.value if isinstance(item, Published) else to_json(item)
-            headers = [*headers_base, ("event_type", item.event_type.encode())]
+            headers = by_type.get(item.event_type)
+            if headers is None:
+                headers = by_type[item.event_type] = [sid, ("event_type", item.event_type.encode())]
             if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
                 pending.append(
                     await self._producer.send_batch(batch, ANALYTICS_BUSINESS_EVENTS, partition=partition)

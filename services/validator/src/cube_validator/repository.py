@@ -17,57 +17,72 @@ EVENT_COLUMNS = (
 )
 
 
-async def record_month(conn: asyncpg.Connection, event: MonthCompleted | MonthFailed) -> None:
-    """Upsert a month's result; a completed month is never turned back into a failed one."""
+# A month's result, recorded in one statement unless the scenario has ended: whether (and how)
+# it ended, and how many of its months are completed with this one. A completed month is never
+# turned back into a failed one.
+RECORD_MONTH = """
+WITH ended AS (
+    SELECT CASE WHEN s.scenario_id IS NULL THEN 'deleted'
+                WHEN st.status IN ('cancelled', 'failed', 'completed') THEN st.status END AS status
+    FROM (SELECT $1::uuid AS scenario_id) q
+    LEFT JOIN scenarios s USING (scenario_id)
+    LEFT JOIN scenario_status st USING (scenario_id)
+), recorded AS (
+    INSERT INTO month_results (scenario_id, month, months_total, status, event_count, content_hash, reason)
+    SELECT $1, $2, $3::int, $4::text, $5::int, $6::text, $7::text WHERE (SELECT status FROM ended) IS NULL
+    ON CONFLICT (scenario_id, month) DO UPDATE SET
+        status = EXCLUDED.status, event_count = EXCLUDED.event_count,
+        content_hash = EXCLUDED.content_hash, reason = EXCLUDED.reason, updated_at = now()
+    WHERE month_results.status <> 'completed' OR EXCLUDED.status = 'completed'
+    RETURNING status
+)
+SELECT (SELECT status FROM ended) AS ended,
+    (SELECT count(*) FROM month_results WHERE scenario_id = $1 AND month <> $2 AND status = 'completed')
+    + CASE WHEN EXISTS (SELECT 1 FROM recorded)
+           THEN (SELECT count(*) FROM recorded WHERE status = 'completed')
+           ELSE (SELECT count(*) FROM month_results
+                 WHERE scenario_id = $1 AND month = $2 AND status = 'completed') END AS completed
+"""
+
+
+class Recorded(NamedTuple):
+    ended: str | None  # 'cancelled', 'failed', 'completed' or 'deleted': nothing was recorded
+    completed: int  # months of the scenario completed, this one included
+
+
+async def record_month(pool: asyncpg.Pool, event: MonthCompleted | MonthFailed) -> Recorded:
+    """Record a month's result, unless its scenario has ended (see RECORD_MONTH)."""
     values: tuple[str, int | None, str | None, str | None]
     if isinstance(event, MonthCompleted):
         values = ("completed", event.event_count, event.content_hash, None)
     else:
         values = ("failed", None, None, event.reason)
-    await conn.execute(
-        """
-        INSERT INTO month_results (scenario_id, month, months_total, status, event_count, content_hash, reason)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
-        ON CONFLICT (scenario_id, month) DO UPDATE SET
-            status = EXCLUDED.status, event_count = EXCLUDED.event_count,
-            content_hash = EXCLUDED.content_hash, reason = EXCLUDED.reason, updated_at = now()
-        WHERE month_results.status <> 'completed' OR EXCLUDED.status = 'completed'
-        """,
-        event.scenario_id,
-        event.month,
-        event.months_total,
-        *values,
-    )
+    row = await pool.fetchrow(RECORD_MONTH, event.scenario_id, event.month, event.months_total, *values)
+    assert row is not None
+    return Recorded(row["ended"], int(row["completed"]))
 
 
-async def months_completed(conn: asyncpg.Connection, scenario_id: UUID) -> int:
-    return int(
-        await conn.fetchval(
-            "SELECT count(*) FROM month_results WHERE scenario_id = $1 AND status = 'completed'", scenario_id
-        )
-    )
+# The scenario's one validation, claimed; with the scenario's attempt (1, and one more for each
+# retry), which the ids of its outcome include. A claim left `running` or `validated` (checked,
+# not yet published) by a crash is taken again: month results of one scenario share a
+# partition, so no other run can be in progress.
+CLAIM = """
+WITH claimed AS (
+    INSERT INTO validations (scenario_id, state) VALUES ($1, 'running')
+    ON CONFLICT (scenario_id) DO UPDATE SET started_at = now()
+    WHERE validations.state IN ('running', 'validated')
+    RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM claimed) AS claimed,
+    coalesce((SELECT attempt FROM scenario_status WHERE scenario_id = $1), 1) AS attempt
+"""
 
 
-async def claim(conn: asyncpg.Connection, scenario_id: UUID) -> bool:
-    """Claim the scenario's one validation. A claim left `running` or `validated` (checked, not yet
-    published) by a crash is taken again: month results of one scenario share a partition, so no
-    other run can be in progress."""
-    row = await conn.fetchval(
-        """
-        INSERT INTO validations (scenario_id, state) VALUES ($1, 'running')
-        ON CONFLICT (scenario_id) DO UPDATE SET started_at = now()
-        WHERE validations.state IN ('running', 'validated')
-        RETURNING 1
-        """,
-        scenario_id,
-    )
-    return row is not None
-
-
-async def attempt(conn: asyncpg.Connection, scenario_id: UUID) -> int:
-    """The scenario's attempt: 1, and one more for each retry; the ids of its outcome include it."""
-    value = await conn.fetchval("SELECT attempt FROM scenario_status WHERE scenario_id = $1", scenario_id)
-    return int(value or 1)
+async def claim(pool: asyncpg.Pool, scenario_id: UUID) -> int | None:
+    """The attempt of the scenario whose validation this call claimed; None if it was not."""
+    row = await pool.fetchrow(CLAIM, scenario_id)
+    assert row is not None
+    return int(row["attempt"]) if row["claimed"] else None
 
 
 async def finish(pool: asyncpg.Pool, scenario_id: UUID, state: str, report: Any | None = None) -> None:

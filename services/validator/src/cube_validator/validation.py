@@ -51,17 +51,15 @@ async def on_month_result(
     scenario_var.set(str(sid))
     # No dedupe on event_id here: recording a month is an idempotent upsert, and the claim
     # (not the message) decides that the checks run once, even across a crash mid-run.
-    async with pool.acquire() as conn, conn.transaction():
-        if await stopped(conn, sid):  # cancelled, failed or done: a late or replayed result changes nothing
-            if ahead is not None:
-                ahead.forget(sid)
-            return
-        await repo.record_month(conn, event)
-        done = await repo.months_completed(conn, sid)
-        ready = isinstance(event, MonthFailed) or done == event.months_total
-        claimed = ready and await repo.claim(conn, sid)
-        attempt = await repo.attempt(conn, sid) if claimed else 0
-    if not claimed:
+    recorded = await repo.record_month(pool, event)
+    if recorded.ended:  # cancelled, failed or done: a late or replayed result changes nothing
+        if ahead is not None:
+            ahead.forget(sid)
+        return
+    if not (isinstance(event, MonthFailed) or recorded.completed == event.months_total):
+        return
+    attempt = await repo.claim(pool, sid)
+    if attempt is None:
         return
     key = scenario_key(sid)
     if isinstance(event, MonthFailed):
