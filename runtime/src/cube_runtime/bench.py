@@ -6,6 +6,7 @@ DATABASE_URL are set), once with the engine's latency at 0 and once `seed-scaled
 
 import argparse
 import asyncio
+import shutil
 import statistics
 import tempfile
 import time
@@ -166,6 +167,7 @@ def run(
         )
     finally:
         stack.stop()
+        shutil.rmtree(home, ignore_errors=True)  # its database and logs: a few hundred MB a run
 
 
 def main() -> None:

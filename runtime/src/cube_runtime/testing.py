@@ -4,6 +4,7 @@ answers, the embedded broker and database where none does. Same tests either way
 import contextlib
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ def _embedded() -> Iterator[Infra]:
     finally:
         pg.stop()
         broker.stop()
+        shutil.rmtree(root, ignore_errors=True)  # a database and logs per session add up in /tmp
 
 
 @contextlib.contextmanager

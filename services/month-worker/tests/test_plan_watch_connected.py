@@ -59,3 +59,41 @@ async def test_an_ended_scenario_or_the_time_limit_ends_the_wait(pool: asyncpg.P
     sid = await _scenario(pool)
     with pytest.raises(TimeoutError, match="not stored within"):
         await watch.plan(pool, sid, 1, timeout=0.2)
+
+
+class _Counting:
+    """The pool, counting the reads of month plans."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool, self.plan_reads = pool, 0
+
+    async def fetch(self, sql: str, *args: object) -> list[asyncpg.Record]:
+        self.plan_reads += "month_plans" in sql
+        return await self.pool.fetch(sql, *args)
+
+    async def fetchrow(self, sql: str, *args: object) -> asyncpg.Record | None:
+        return await self.pool.fetchrow(sql, *args)
+
+
+async def test_months_waiting_together_are_woken_by_one_read(pool: asyncpg.Pool) -> None:
+    sid = uuid4()
+    await insert_scenario(pool, ScenarioSpec(business_type=BusinessType.BAKERY, seed=7, months=6), sid,
+                          engine="claude", status="processing")  # fmt: skip
+    counting = _Counting(pool)
+    watch = PlanWatch(poll=60.0)
+    await watch.start(pool)
+    try:
+        waiting = [asyncio.ensure_future(watch.plan(counting, sid, m, timeout=20)) for m in range(1, 7)]  # type: ignore[arg-type]
+        await asyncio.sleep(0.2)
+        before = counting.plan_reads
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.executemany(
+                "INSERT INTO month_plans (scenario_id, month, plan) VALUES ($1, $2, $3)",
+                [(sid, m, {"m": m}) for m in range(1, 7)],
+            )
+            await conn.execute("SELECT pg_notify($1, $2)", PLANS_STORED, str(sid))
+        plans = await asyncio.wait_for(asyncio.gather(*waiting), 10)
+        assert plans == [{"m": m} for m in range(1, 7)]
+        assert counting.plan_reads - before == 1
+    finally:
+        await watch.stop()

@@ -2,7 +2,8 @@
 
 import asyncio
 import contextlib
-from typing import Any
+import functools
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import asyncpg
@@ -137,6 +138,14 @@ class Abandoned(Exception):
     """The scenario ended (cancelled, or failed elsewhere) while the month was being rendered."""
 
 
+class _Read(NamedTuple):
+    """One read of a scenario's stored plans for the months waiting then."""
+
+    after: int  # notifications of the scenario seen when it started
+    months: frozenset[int]
+    plans: "asyncio.Future[dict[int, dict[str, Any]]]"
+
+
 class PlanWatch:
     """Months requested before their plans were stored wait here for them (the claude engine
     requests months on their numbers while the story is written).
@@ -144,11 +153,16 @@ class PlanWatch:
     The planner notifies PLANS_STORED when it stores a scenario's plans; a listening connection
     wakes the waiting months, and each also looks again every `poll` seconds, so a notification
     lost with its connection costs time, not the month. A month of a scenario that has ended
-    stops waiting (Abandoned); `timeout` bounds the wait."""
+    stops waiting (Abandoned); `timeout` bounds the wait.
+
+    The months of a scenario that wait together are woken together: one query reads the plans
+    of all of them (not one query each), so they all get their story at the same moment."""
 
     def __init__(self, poll: float = 1.0) -> None:
         self.poll = poll
-        self._waiting: dict[UUID, set[asyncio.Event]] = {}
+        self._waiting: dict[UUID, dict[asyncio.Event, int]] = {}
+        self._notes: dict[UUID, int] = {}  # notifications per scenario with months waiting
+        self._reads: dict[UUID, _Read] = {}
         self._listener = Listener(PLANS_STORED, self._notified)
 
     async def start(self, pool: asyncpg.Pool) -> None:
@@ -159,21 +173,22 @@ class PlanWatch:
 
     def _notified(self, payload: str) -> None:
         with contextlib.suppress(ValueError):
-            for event in self._waiting.get(UUID(payload), ()):
-                event.set()
+            sid = UUID(payload)
+            if sid in self._waiting:
+                self._notes[sid] = self._notes.get(sid, 0) + 1
+                for event in self._waiting[sid]:
+                    event.set()
 
     async def plan(self, pool: asyncpg.Pool, scenario_id: UUID, month: int, timeout: float) -> dict[str, Any]:
         """The month's stored plan, once the planner has stored it."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         event = asyncio.Event()
-        self._waiting.setdefault(scenario_id, set()).add(event)
+        self._waiting.setdefault(scenario_id, {})[event] = month
         try:
             while True:
                 event.clear()
-                plan = await pool.fetchval(
-                    "SELECT plan FROM month_plans WHERE scenario_id = $1 AND month = $2", scenario_id, month
-                )
+                plan = (await self._read(pool, scenario_id, month)).get(month)
                 if plan is not None:
                     return dict(plan)
                 if await stopped(pool, scenario_id):
@@ -186,6 +201,35 @@ class PlanWatch:
         finally:
             waiting = self._waiting.get(scenario_id)
             if waiting is not None:
-                waiting.discard(event)
+                waiting.pop(event, None)
                 if not waiting:
                     del self._waiting[scenario_id]
+                    self._notes.pop(scenario_id, None)
+
+    async def _read(self, pool: asyncpg.Pool, scenario_id: UUID, month: int) -> dict[int, dict[str, Any]]:
+        """The stored plans of the scenario's waiting months: a read under way is joined if it
+        began after the latest notification and reads this month, else a new one begins."""
+        seen = self._notes.get(scenario_id, 0)
+        found = self._reads.get(scenario_id)
+        if found is None or found.after < seen or month not in found.months:
+            months = frozenset(self._waiting.get(scenario_id, {}).values()) | {month}
+            found = self._reads[scenario_id] = _Read(
+                seen, months, asyncio.ensure_future(_plans(pool, scenario_id, sorted(months)))
+            )
+            found.plans.add_done_callback(functools.partial(self._done, scenario_id, found))
+        return await asyncio.shield(found.plans)
+
+    def _done(self, scenario_id: UUID, read: _Read, _: object) -> None:
+        if self._reads.get(scenario_id) is read:
+            del self._reads[scenario_id]
+        if not read.plans.cancelled():
+            read.plans.exception()  # looked at: every month that joined it gets it
+
+
+async def _plans(pool: asyncpg.Pool, scenario_id: UUID, months: list[int]) -> dict[int, dict[str, Any]]:
+    rows = await pool.fetch(
+        "SELECT month, plan FROM month_plans WHERE scenario_id = $1 AND month = ANY($2::int[])",
+        scenario_id,
+        months,
+    )
+    return {r["month"]: r["plan"] for r in rows}
