@@ -180,14 +180,22 @@ async def test_months_render_on_early_plans_and_take_the_story_when_it_is_writte
         await engine.render_month(sid, spec, other, 1, plans[0])
 
 
-async def test_the_numbers_are_kept_before_the_text_is_written(
-    fake: FakeAnthropic, engine_for, make_spec
-) -> None:
+async def _two_months_planned(
+    fake: FakeAnthropic, engine_for: Any, make_spec: Any
+) -> tuple[ClaudeEngine, ScenarioSpec, UUID, MasterData, list[dict[str, Any]], list[dict[str, Any]]]:
+    """A two-month tech startup planned by the claude engine: its early plans and its full ones."""
     spec = make_spec("tech_startup", months=2)
     engine: ClaudeEngine = engine_for(fake, simulated=SimulatedEngine(latency="0"))
     sid = uuid4()
     master = await engine.master_data(sid, spec)
-    plans = await engine.plan_months(sid, spec, master)
+    early, full = await engine.plan_early(sid, spec, master)
+    return engine, spec, sid, master, early, await full
+
+
+async def test_the_numbers_are_kept_before_the_text_is_written(
+    fake: FakeAnthropic, engine_for, make_spec
+) -> None:
+    engine, spec, sid, master, _, plans = await _two_months_planned(fake, engine_for, make_spec)
     kept: list[list[BusinessEvent]] = []
     calls_when_kept: list[int] = []
 
@@ -208,12 +216,7 @@ async def test_no_numbers_are_kept_while_a_call_of_the_process_is_still_to_be_se
 ) -> None:
     # Storing a month's numbers ahead is work that can wait: it waits for every month of the
     # process to have sent its call, and a month answered before then stores nothing ahead.
-    spec = make_spec("tech_startup", months=2)
-    engine: ClaudeEngine = engine_for(fake, simulated=SimulatedEngine(latency="0"))
-    sid = uuid4()
-    master = await engine.master_data(sid, spec)
-    early, full = await engine.plan_early(sid, spec, master)
-    plans = await full
+    engine, spec, sid, master, early, plans = await _two_months_planned(fake, engine_for, make_spec)
     release = asyncio.Event()
     kept: list[int] = []
 

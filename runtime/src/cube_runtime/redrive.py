@@ -250,6 +250,10 @@ async def retry(conn: asyncpg.Connection, sid: UUID, producer: str) -> list[str]
     return await enqueue(conn, await remaining(conn, snap, producer))
 
 
+# The statuses of a scenario that has ended: its work is skipped.
+ENDED_STATUSES = ("cancelled", "failed", "completed")
+
+
 async def stopped(conn: asyncpg.Connection | asyncpg.Pool, sid: UUID) -> str | None:
     """'cancelled', 'failed' or 'completed' when the scenario has ended and its work should be
     skipped, 'deleted' when it no longer exists; None while it is open."""
@@ -260,4 +264,4 @@ async def stopped(conn: asyncpg.Connection | asyncpg.Pool, sid: UUID) -> str | N
     )
     if row is None:
         return "deleted"
-    return row["status"] if row["status"] in ("cancelled", "failed", "completed") else None
+    return row["status"] if row["status"] in ENDED_STATUSES else None

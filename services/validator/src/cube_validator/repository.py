@@ -7,6 +7,7 @@ from uuid import UUID
 import asyncpg
 
 from cube_contracts import BusinessEvent, MasterData, MonthCompleted, MonthFailed, ScenarioSpec
+from cube_runtime.redrive import ENDED_STATUSES
 
 if TYPE_CHECKING:
     from cube_validator.prefetch import Ledger
@@ -17,13 +18,13 @@ EVENT_COLUMNS = (
 )
 
 
-# A month's result, recorded in one statement unless the scenario has ended: whether (and how)
-# it ended, and how many of its months are completed with this one. A completed month is never
-# turned back into a failed one.
-RECORD_MONTH = """
+# A month's result, recorded in one statement unless the scenario has ended (as `stopped` tells
+# it): whether (and how) it ended, and how many of its months are completed with this one. A
+# completed month is never turned back into a failed one.
+RECORD_MONTH = f"""
 WITH ended AS (
     SELECT CASE WHEN s.scenario_id IS NULL THEN 'deleted'
-                WHEN st.status IN ('cancelled', 'failed', 'completed') THEN st.status END AS status
+                WHEN st.status IN ({", ".join(f"'{s}'" for s in ENDED_STATUSES)}) THEN st.status END AS status
     FROM (SELECT $1::uuid AS scenario_id) q
     LEFT JOIN scenarios s USING (scenario_id)
     LEFT JOIN scenario_status st USING (scenario_id)

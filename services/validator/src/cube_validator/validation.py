@@ -26,7 +26,7 @@ from cube_contracts import (
 )
 from cube_engine import ValidationReport, validate
 from cube_engine.validation import with_text
-from cube_engine.validation.text import TEXT_EVENT_TYPES
+from cube_engine.validation.text import split
 from cube_runtime.kafka import publish
 from cube_runtime.logs import scenario_var
 from cube_runtime.redrive import stopped
@@ -136,7 +136,7 @@ async def _checks(
     """The scenario's report: its numbers' as checked ahead when they are the numbers loaded now,
     so that only its text is left to check; otherwise every check, now."""
     if checked is not None and checked.fits(spec, master, plans, have, events):
-        told = [e for e in events if e.event_type in TEXT_EVENT_TYPES]
+        _, told = split(events)
         return with_text(checked.report, spec, told, checked.numbers_ids)
     return await asyncio.to_thread(validate, spec, master, plans, events)
 
