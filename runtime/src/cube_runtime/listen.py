@@ -24,6 +24,16 @@ class Listener:
         """The pool it listens from, once started."""
         return self._held[0] if self._held is not None else None
 
+    @property
+    def listening(self) -> bool:
+        """Whether notifications reach it: started, and its connection still open."""
+        if self._held is None:
+            return False
+        try:
+            return not self._held[1].is_closed()
+        except asyncpg.InterfaceError:  # its connection died and the pool took it back
+            return False
+
     async def start(self, pool: asyncpg.Pool) -> None:
         try:
             conn = await pool.acquire()

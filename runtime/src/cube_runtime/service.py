@@ -6,13 +6,14 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 
 from cube_runtime import db, kafka, logs
+from cube_runtime.doorbell import Doorbell
 from cube_runtime.positions import PositionGuard
 from cube_runtime.presence import Presence
 from cube_runtime.settings import ConfigError, CubeSettings, load
@@ -75,6 +76,22 @@ def build(service: str, settings_cls: type[S], *, pool_size: int = 10) -> tuple[
             await rt._pool.close()
 
     return app, rt
+
+
+def doorbell(app: FastStream, rt: Runtime[Any], subscriber: Any, *topics: str) -> Doorbell:
+    """Let `subscriber` pause while idle and wake when a publisher rings one of `topics` (see
+    `cube_runtime.doorbell`); its handler runs inside `handling()`. With CUBE_DOORBELL_PROBE_MS
+    at 0 the bell is never started: the subscriber fetches all the time."""
+    probe_ms = rt.settings.cube_doorbell_probe_ms
+    bell = Doorbell(subscriber, topics, probe_s=probe_ms / 1000)
+    if probe_ms > 0:
+
+        @app.after_startup
+        async def _ring_to_wake() -> None:
+            await bell.start(rt.pool)
+
+        rt.shutdown_hooks.append(bell.stop)
+    return bell
 
 
 def tune_gc() -> None:

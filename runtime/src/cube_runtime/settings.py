@@ -32,18 +32,20 @@ class CubeSettings(BaseSettings):
         default="", max_length=100, description="Prefix of every consumer group: several stacks, one broker."
     )
     cube_fetch_max_wait_ms: int = Field(
-        default=100,
-        ge=1,
-        le=5000,
-        description="aiokafka fetch wait when no data is there: a pipeline hop costs at most this much; shorter"
-        " waits spend CPU on empty fetches.",
-    )
-    cube_edge_fetch_max_wait_ms: int = Field(
         default=10,
         ge=1,
         le=5000,
-        description="The same for the two hops at the ends of a scenario's path (the planner taking its"
-        " request, the validator taking its months' results), which nothing else overlaps.",
+        description="aiokafka fetch wait of the pipeline's consumers (planner, month-workers, validator) while"
+        " they are awake: the embedded broker answers a fetch only when its wait is over, so a message that"
+        " arrives meanwhile waits up to this much; idle, they pause instead (CUBE_DOORBELL_PROBE_MS).",
+    )
+    cube_doorbell_probe_ms: int = Field(
+        default=1000,
+        ge=0,
+        le=60000,
+        description="Planner, month-workers and validator pause their partitions when idle and a publisher's"
+        " ring (a NOTIFY after the message is on the broker) wakes them; they look this often regardless,"
+        " which bounds what a lost ring costs. 0: they never pause, and fetch all the time.",
     )
 
     @field_validator("kafka_bootstrap_servers")

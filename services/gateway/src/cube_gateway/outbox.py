@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from cube_runtime.doorbell import CHANNEL as DOORBELL
 from cube_runtime.outbox import CHANNEL, add
 
 __all__ = ["CHANNEL", "Relay", "add"]
@@ -114,8 +115,11 @@ class Relay:
                 for r in rows
             ]  # fmt: skip
             await asyncio.gather(*futures)
+            # Marked sent; at commit, the consumers of their topics are told to look (cube_runtime.doorbell).
             await conn.execute(
-                "UPDATE outbox SET sent_at = clock_timestamp() WHERE id = ANY($1::bigint[])",
+                "WITH sent AS (UPDATE outbox SET sent_at = clock_timestamp() WHERE id = ANY($1::bigint[])"
+                " RETURNING topic)"
+                f" SELECT pg_notify('{DOORBELL}', topic) FROM (SELECT DISTINCT topic FROM sent) AS t",
                 [r["id"] for r in rows],
             )
         self.published += len(rows)

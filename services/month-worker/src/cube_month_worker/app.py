@@ -14,7 +14,7 @@ from cube_month_worker.store import MasterDataCache, PlanWatch
 from cube_runtime.concurrency import ConcurrentCommitter
 from cube_runtime.consume import parse_or_dead_letter, subscriber_options
 from cube_runtime.retrying import patiently
-from cube_runtime.service import build
+from cube_runtime.service import build, doorbell
 
 _request = TypeAdapter(MonthRequested)
 
@@ -45,30 +45,33 @@ def create_app() -> FastStream:
         manual=True,
         listener=rt.presence,
     )
+    subscriber = rt.broker.subscriber(MONTH_REQUESTED, **options)
+    bell = doorbell(app, rt, subscriber, MONTH_REQUESTED)
 
-    @rt.broker.subscriber(MONTH_REQUESTED, **options)
+    @subscriber
     async def on_month_requested(msg: KafkaMessage) -> None:
         """Render a requested month."""
-        req = await parse_or_dead_letter(rt.broker, msg, _request, "month-worker")
-        s = rt.settings
+        with bell.handling():
+            req = await parse_or_dead_letter(rt.broker, msg, _request, "month-worker")
+            s = rt.settings
 
-        async def job() -> None:
-            assert req is not None
-            await patiently(
-                lambda: render(
-                    rt.pool,
-                    rt.broker,
-                    engines,
-                    cache,
-                    req,
-                    s.cube_worker_id,
-                    s.cube_month_retries,
-                    s.cube_month_timeout_s,
-                    watch=watch,
-                ),
-                "render",
-            )
+            async def job() -> None:
+                assert req is not None
+                await patiently(
+                    lambda: render(
+                        rt.pool,
+                        rt.broker,
+                        engines,
+                        cache,
+                        req,
+                        s.cube_worker_id,
+                        s.cube_month_retries,
+                        s.cube_month_timeout_s,
+                        watch=watch,
+                    ),
+                    "render",
+                )
 
-        await committer.submit_message(msg, job if req else None)
+            await committer.submit_message(msg, job if req else None)
 
     return app

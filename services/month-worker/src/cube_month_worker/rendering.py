@@ -31,6 +31,8 @@ from cube_month_worker.store import (
     load_plan,
     replace_month,
 )
+from cube_runtime.doorbell import ring
+from cube_runtime.kafka import publish
 from cube_runtime.logs import scenario_var
 from cube_runtime.redrive import STORED_PLAN, stopped
 
@@ -61,6 +63,7 @@ async def render(
     # MonthStarted goes out while the month renders; it is confirmed before the month's result.
     announced = asyncio.ensure_future(
         publish_result(
+            pool,
             broker,
             MonthStarted(**base, event_id=derived_id(sid, "MonthStarted", month, req.attempt), worker=worker),
             key,
@@ -116,7 +119,7 @@ async def _render_with_retries(
                 **base, event_id=derived_id(sid, "MonthFailed", month, req.attempt), reason=reason
             )
             await announced
-            await publish_result(broker, failed, key)
+            await publish_result(pool, broker, failed, key)
             return
     done = MonthCompleted(
         **base,
@@ -127,7 +130,7 @@ async def _render_with_retries(
         usage=engines.usage(req.spec, sid, f"month:{month}"),
     )
     await announced
-    await publish_result(broker, done, key)
+    await publish_result(pool, broker, done, key)
     log.info("month stored", extra={"month": month, "events": len(events), "ms": done.duration_ms})
 
 
@@ -192,8 +195,8 @@ async def _render_and_store(
 
 
 async def publish_result(
-    broker: KafkaBroker, event: MonthStarted | MonthCompleted | MonthFailed, key: bytes
+    pool: asyncpg.Pool, broker: KafkaBroker, event: MonthStarted | MonthCompleted | MonthFailed, key: bytes
 ) -> None:
-    from cube_runtime.kafka import publish
-
+    """Publish a month's start or result, and ring the validator's doorbell."""
     await publish(broker, MONTH_COMPLETED, event, key)
+    await ring(pool, MONTH_COMPLETED)

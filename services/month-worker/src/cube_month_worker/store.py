@@ -53,12 +53,20 @@ def _record(seq: int, e: BusinessEvent) -> tuple[Any, ...]:
     )
 
 
+async def _lock_month(conn: asyncpg.Connection, scenario_id: UUID, month: int) -> None:
+    """Writes of one month one after another (until the transaction ends): a redelivered month
+    can be rendered while the first delivery still is, and two DELETE-then-COPY transactions at
+    once would both find nothing to delete and insert the same event ids twice."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1::uuid::text), $2)", scenario_id, month)
+
+
 async def replace_month(
     pool: asyncpg.Pool, scenario_id: UUID, month: int, events: list[BusinessEvent], *, ahead: bool = False
 ) -> None:
     """Store a month's events; a redelivered month replaces its rows instead of adding to them.
     `ahead`: these are the month's first events, stored before the rest (LEDGER_STORED says so)."""
     async with pool.acquire() as conn, conn.transaction():
+        await _lock_month(conn, scenario_id, month)
         await conn.execute(
             "DELETE FROM business_events WHERE scenario_id = $1 AND month = $2", scenario_id, month
         )
@@ -77,6 +85,7 @@ async def add_to_month(
     """Store `events` after the month's first `start` events, which are stored already (a month's
     numbers go in while its text is being written); a repeat replaces what it added before."""
     async with pool.acquire() as conn, conn.transaction():
+        await _lock_month(conn, scenario_id, month)
         await conn.execute(
             "DELETE FROM business_events WHERE scenario_id = $1 AND month = $2 AND seq >= $3",
             scenario_id,

@@ -11,7 +11,7 @@ from cube_planner.settings import PlannerSettings
 from cube_runtime.concurrency import ConcurrentCommitter
 from cube_runtime.consume import parse_or_dead_letter, subscriber_options
 from cube_runtime.retrying import patiently
-from cube_runtime.service import build
+from cube_runtime.service import build, doorbell
 
 _request = TypeAdapter(ScenarioRequested)
 
@@ -24,19 +24,27 @@ def create_app() -> FastStream:
     rt.shutdown_hooks.append(lambda: committer.drain(timeout=6.0))
     rt.positions.on_reset.append(committer.forget)
 
-    @rt.broker.subscriber(
+    subscriber = rt.broker.subscriber(
         SCENARIO_REQUESTED,
         **subscriber_options(
             rt.settings.cube_group_prefix + "planner",
-            rt.settings.cube_edge_fetch_max_wait_ms,
+            rt.settings.cube_fetch_max_wait_ms,
             manual=True,
             listener=rt.presence,
         ),
     )
+    bell = doorbell(app, rt, subscriber, SCENARIO_REQUESTED)
+
+    @subscriber
     async def on_scenario_requested(msg: KafkaMessage) -> None:
         """Plan a requested scenario."""
-        event = await parse_or_dead_letter(rt.broker, msg, _request, "planner")
-        job = (lambda: patiently(lambda: plan(rt.pool, rt.broker, engines, event), "plan")) if event else None
-        await committer.submit_message(msg, job)
+        with bell.handling():
+            event = await parse_or_dead_letter(rt.broker, msg, _request, "planner")
+            job = (
+                (lambda: patiently(lambda: plan(rt.pool, rt.broker, engines, event), "plan"))
+                if event
+                else None
+            )
+            await committer.submit_message(msg, job)
 
     return app

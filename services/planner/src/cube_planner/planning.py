@@ -27,6 +27,7 @@ from cube_contracts import (
 from cube_engine.base import PlansEarly
 from cube_engine.selection import Engines
 from cube_runtime.db import mark_processed
+from cube_runtime.doorbell import ring
 from cube_runtime.kafka import month_partition, publish
 from cube_runtime.redrive import PLANS_STORED, STORED_PLAN, month_request, stopped
 
@@ -161,6 +162,7 @@ async def _request_months(
             for r in requests
         )
     )
+    await ring(pool, MONTH_REQUESTED)
     return True
 
 

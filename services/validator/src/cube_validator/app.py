@@ -9,7 +9,7 @@ from pydantic import TypeAdapter
 from cube_contracts import MONTH_COMPLETED, MonthCompleted, MonthFailed, MonthResult, MonthStarted
 from cube_runtime.consume import parse_or_dead_letter, subscriber_options
 from cube_runtime.retrying import patiently
-from cube_runtime.service import build
+from cube_runtime.service import build, doorbell
 from cube_validator.analytics import AnalyticsPublisher
 from cube_validator.prefetch import LedgerPrefetch
 from cube_validator.settings import ValidatorSettings
@@ -34,20 +34,26 @@ def create_app() -> FastStream:
 
     rt.shutdown_hooks.append(ahead.stop)
 
-    @rt.broker.subscriber(
+    subscriber = rt.broker.subscriber(
         MONTH_COMPLETED,
         **subscriber_options(
             rt.settings.cube_group_prefix + "validator",
-            rt.settings.cube_edge_fetch_max_wait_ms,
+            rt.settings.cube_fetch_max_wait_ms,
             listener=rt.presence,
         ),
     )
+    bell = doorbell(app, rt, subscriber, MONTH_COMPLETED)
+
+    @subscriber
     async def on_month(msg: KafkaMessage) -> None:
         """Aggregate month results and validate finished scenarios."""
-        event = await parse_or_dead_letter(rt.broker, msg, _result, "validator")
-        if isinstance(event, MonthStarted):
-            ahead.expect(event.scenario_id, event.months_total)
-        if isinstance(event, MonthCompleted | MonthFailed):
-            await patiently(lambda: on_month_result(rt.pool, rt.broker, analytics, event, ahead), "validate")
+        with bell.handling():
+            event = await parse_or_dead_letter(rt.broker, msg, _result, "validator")
+            if isinstance(event, MonthStarted):
+                ahead.expect(event.scenario_id, event.months_total)
+            if isinstance(event, MonthCompleted | MonthFailed):
+                await patiently(
+                    lambda: on_month_result(rt.pool, rt.broker, analytics, event, ahead), "validate"
+                )
 
     return app
