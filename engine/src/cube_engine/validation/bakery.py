@@ -2,101 +2,134 @@
 purchases; KPIs and bands."""
 
 from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from datetime import date
+from operator import itemgetter
 from typing import Any
 
-from cube_contracts import CheckResult
+from cube_contracts import BusinessEvent, CheckResult
 from cube_engine.validation.context import Ctx, band, cents, result
 
+_product_id = itemgetter("product_id")
 
-def _price(product: Any, day: date) -> int:
+
+def _steps(product: Any) -> list[tuple[date, Any]]:
+    """A product's price history as (first day, price) steps, in the catalogue's order."""
+    return [(date.fromisoformat(step["from"]), step["price_cents"]) for step in product.price_history]
+
+
+def _price(steps: list[tuple[date, Any]], day: date) -> int:
     price = 0
-    for step in product.price_history:
-        if date.fromisoformat(step["from"]) <= day:
-            price = step["price_cents"]
+    for since, step_price in steps:
+        if since <= day:
+            price = step_price
     return int(price)
 
 
-class _Prices:
-    """Catalogue price of a product on a day, worked out once per (product, day)."""
+class _Prices(dict[date, dict[str, int]]):
+    """The catalogue prices in force on a day, `prices[day][product_id]`, worked out once per day from
+    the products' price histories, read once."""
 
     def __init__(self, products: dict[str, Any]) -> None:
-        self.products = products
-        self._known: dict[tuple[str, date], int] = {}
+        super().__init__()
+        self.steps = {product_id: _steps(product) for product_id, product in products.items()}
 
-    def __call__(self, product_id: str, day: date) -> int:
-        key = (product_id, day)
-        price = self._known.get(key)
-        if price is None:
-            price = self._known[key] = _price(self.products[product_id], day)
-        return price
+    def __missing__(self, day: date) -> dict[str, int]:
+        found = self[day] = {product_id: _price(steps, day) for product_id, steps in self.steps.items()}
+        return found
 
 
-def line_cents(line: dict[str, Any]) -> int:
+def line_cents(quantity: int, unit_price_cents: int, discount_pct: int) -> int:
     """quantity x unit price x (1 - discount %), rounded half up to the cent, in integers."""
-    gross = line["quantity"] * line["unit_price_cents"]
-    return (gross * (100 - line.get("discount_pct", 0)) + 50) // 100
+    return (quantity * unit_price_cents * (100 - discount_pct) + 50) // 100
+
+
+@dataclass
+class _Sales:
+    """What the checks of the sales read, gathered in one walk over the sales and their lines
+    (`_sales`). Each list of problems is in the order of the events, as its check alone finds them."""
+
+    count: int = 0  # sales
+    by_ticket: dict[Any, BusinessEvent] = field(default_factory=dict)  # the last sale of each ticket id
+    sold: dict[tuple[date, str], int] = field(default_factory=dict)  # units sold per day and product
+    lines: int = 0  # lines of all sales
+    shape: list[str] = field(default_factory=list)  # cardinality: lines per ticket, one line per product
+    arithmetic: list[str] = field(default_factory=list)  # line_arithmetic
+    prices: list[str] = field(default_factory=list)  # unit_price_catalogue
+
+
+def _sales(ctx: Ctx) -> _Sales:
+    """Walk the sales once for cardinality, line_arithmetic, unit_price_catalogue, refund_after_sale
+    and mass_balance (each reads it through `Ctx.once`)."""
+    prices = _Prices({p.id: p for p in ctx.master.products})
+    sales = ctx.by_type["sale"]
+    out = _Sales(count=len(sales))
+    by_ticket, sold = out.by_ticket, out.sold
+    for e, day in zip(sales, ctx.days_of("sale"), strict=True):
+        ticket, lines = e.attributes.get("ticket_id"), e.attributes.get("lines", [])
+        by_ticket[ticket] = e
+        out.lines += len(lines)
+        if not 1 <= len(lines) <= 10:
+            out.shape.append(f"ticket {ticket} has {len(lines)} lines (1 to 10 allowed)")
+        if len(lines) > 1 and len(set(map(_product_id, lines))) != len(lines):
+            repeated = sorted(p for p, n in Counter(map(_product_id, lines)).items() if n > 1)
+            out.shape.append(
+                f"ticket {ticket} has {len(repeated)} product(s) on more than one line: {', '.join(repeated)}"
+            )
+        catalogue = prices[day]
+        for line in lines:
+            product_id, quantity, unit_price = line["product_id"], line["quantity"], line["unit_price_cents"]
+            discount = line.get("discount_pct", 0)
+            key = (day, product_id)
+            sold[key] = sold.get(key, 0) + quantity
+            expected, stated = line_cents(quantity, unit_price, discount), line["line_cents"]
+            if stated != expected:
+                shown = f" x (1 - {discount} %)" if discount else ""
+                out.arithmetic.append(f"ticket {ticket} line {product_id}: {quantity} x {unit_price}{shown} = {expected}, "
+                                      f"line says {stated} cents")  # fmt: skip
+            price = catalogue.get(product_id)
+            if price is None:
+                out.prices.append(f"ticket {ticket}: unknown product {product_id}")
+            elif unit_price != price and not discount:
+                out.prices.append(
+                    f"ticket {ticket} on {day}: {product_id} at {unit_price} cents, catalogue says {price}"
+                )
+    return out
 
 
 def line_arithmetic(ctx: Ctx) -> CheckResult:
-    problems, lines = [], 0
-    for e in ctx.by_type["sale"]:
-        for line in e.attributes.get("lines", []):
-            lines += 1
-            if line["line_cents"] != line_cents(line):
-                discount = f" x (1 - {line['discount_pct']} %)" if line.get("discount_pct") else ""
-                problems.append(f"ticket {e.attributes.get('ticket_id')} line {line['product_id']}: {line['quantity']} x "
-                                f"{line['unit_price_cents']}{discount} = {line_cents(line)}, line says {line['line_cents']} cents")  # fmt: skip
+    sales = ctx.once(_sales)
     return result(
-        "line_arithmetic", problems, lines, ok="every line = quantity x unit price x (1 - discount)"
+        "line_arithmetic",
+        sales.arithmetic,
+        sales.lines,
+        ok="every line = quantity x unit price x (1 - discount)",
     )
 
 
 def cardinality(ctx: Ctx) -> CheckResult:
     """1-10 lines per ticket, one line per product, one sale per ticket id, at most one refund each."""
-    problems = []
-    tickets: Counter[str] = Counter()
-    for e in ctx.by_type["sale"]:
-        ticket = e.attributes.get("ticket_id")
-        tickets[ticket] += 1
-        lines = e.attributes.get("lines", [])
-        if not 1 <= len(lines) <= 10:
-            problems.append(f"ticket {ticket} has {len(lines)} lines (1 to 10 allowed)")
-        ids = [x["product_id"] for x in lines]
-        if len(set(ids)) != len(ids):
-            repeated = sorted(p for p, n in Counter(ids).items() if n > 1)
-            problems.append(
-                f"ticket {ticket} has {len(repeated)} product(s) on more than one line: {', '.join(repeated)}"
-            )
-    problems += [f"ticket id {t} used by {n} sales" for t, n in tickets.items() if n > 1]
+    sales = ctx.once(_sales)
+    problems = list(sales.shape)
+    if len(sales.by_ticket) != sales.count:  # a ticket id used twice: count them
+        tickets = Counter(e.attributes.get("ticket_id") for e in ctx.by_type["sale"])
+        problems += [f"ticket id {t} used by {n} sales" for t, n in tickets.items() if n > 1]
     refunds = Counter(e.attributes.get("ticket_id") for e in ctx.by_type["refund"])
     problems += [f"ticket {t} refunded {n} times (at most once)" for t, n in refunds.items() if n > 1]
-    return result("cardinality_bounds", problems, ok=f"{len(tickets)} tickets: 1-10 lines, one line per product, "
-                  "one sale per ticket id, at most one refund")  # fmt: skip
+    return result("cardinality_bounds", problems, ok=f"{len(sales.by_ticket)} tickets: 1-10 lines, one line per "
+                  "product, one sale per ticket id, at most one refund")  # fmt: skip
 
 
 def unit_price_catalogue(ctx: Ctx) -> CheckResult:
-    products = {p.id: p for p in ctx.master.products}
-    price = _Prices(products)
-    problems = []
-    for e in ctx.by_type["sale"]:
-        day = ctx.day(e)
-        for line in e.attributes.get("lines", []):
-            product = products.get(line["product_id"])
-            if product is None:
-                problems.append(
-                    f"ticket {e.attributes.get('ticket_id')}: unknown product {line['product_id']}"
-                )
-            elif line["unit_price_cents"] != price(product.id, day) and not line.get("discount_pct"):
-                problems.append(f"ticket {e.attributes.get('ticket_id')} on {day}: {line['product_id']} at "
-                                f"{line['unit_price_cents']} cents, catalogue says {_price(product, day)}")  # fmt: skip
     return result(
-        "unit_price_catalogue", problems, ok="every unit price is the catalogue price in force that day"
+        "unit_price_catalogue",
+        ctx.once(_sales).prices,
+        ok="every unit price is the catalogue price in force that day",
     )
 
 
 def refund_after_sale(ctx: Ctx) -> CheckResult:
-    sales = {e.attributes.get("ticket_id"): e for e in ctx.by_type["sale"]}
+    sales = ctx.once(_sales).by_ticket
     problems = []
     for r in ctx.by_type["refund"]:
         sale = sales.get(r.attributes.get("ticket_id"))
@@ -115,10 +148,7 @@ def refund_after_sale(ctx: Ctx) -> CheckResult:
 
 
 def mass_balance(ctx: Ctx) -> CheckResult:
-    sold: dict[tuple[date, str], int] = defaultdict(int)
-    for e in ctx.by_type["sale"]:
-        for line in e.attributes.get("lines", []):
-            sold[(ctx.day(e), line["product_id"])] += line["quantity"]
+    sold = ctx.once(_sales).sold
     problems = []
     seen: set[tuple[date, str]] = set()
     for e in ctx.by_type["production"]:
@@ -173,33 +203,37 @@ def gross_margin_pct(revenue: float, materials: float, payroll: float) -> float 
     return round(100 * (revenue - materials - payroll) / revenue, 2) if revenue else None
 
 
+def _production(ctx: Ctx) -> dict[int, list[int]]:
+    """Per month of the scenario: units produced, units wasted and the cost of what was produced."""
+    made = {month: [0, 0, 0] for month in range(1, ctx.spec.months + 1)}
+    for e in ctx.by_type["production"]:
+        row = made.get(e.month)
+        if row is not None:
+            for line in e.attributes["lines"]:
+                row[0] += line["produced"]
+                row[1] += line["waste"]
+                row[2] += line["produced"] * line["unit_cost_cents"]
+    return made
+
+
 def kpis(ctx: Ctx) -> list[dict[str, Any]]:
     out = []
+    production = _production(ctx)
     for month in range(1, ctx.spec.months + 1):
-        ev = ctx.by_month[month]
-        revenue = sum(cents(e.amount) for e in ev if e.event_type == "sale") + sum(
-            cents(e.amount) for e in ev if e.event_type == "refund"
-        )
-        costs = -sum(
-            cents(e.amount)
-            for e in ev
-            if e.amount is not None and cents(e.amount) < 0 and e.event_type != "refund"
-        )
-        payroll = -sum(cents(e.amount) for e in ev if e.event_type == "payroll")
-        materials = -sum(cents(e.amount) for e in ev if e.event_type == "purchase")
-        produced = waste = cogs = 0
-        for e in ev:
-            if e.event_type == "production":
-                for line in e.attributes["lines"]:
-                    produced += line["produced"]
-                    waste += line["waste"]
-                    cogs += line["produced"] * line["unit_cost_cents"]
+        flows = ctx.flows[month]
+        none = [0, 0, 0]
+        sale, refund = flows.get("sale", none), flows.get("refund", none)
+        revenue = sale[0] + sale[1] + refund[0] + refund[1]
+        costs = -sum(money_out for kind, (_, money_out, _) in flows.items() if kind != "refund")
+        payroll = -sum(flows.get("payroll", none)[:2])
+        materials = -sum(flows.get("purchase", none)[:2])
+        produced, waste, cogs = production[month]
         out.append({"month": month, "revenue": revenue / 100, "costs": costs / 100, "margin": (revenue - costs) / 100,
                     "payroll": payroll / 100, "materials": materials / 100,
                     "gross_margin_after_labour_pct": gross_margin_pct(revenue, materials, payroll),
                     "food_cost_pct": round(100 * cogs / revenue, 2) if revenue else None,
                     "waste_pct": round(100 * waste / produced, 2) if produced else None,
-                    "tickets": sum(1 for e in ev if e.event_type == "sale")})  # fmt: skip
+                    "tickets": sale[2]})  # fmt: skip
     return out
 
 

@@ -115,17 +115,16 @@ def kpis(ctx: Ctx) -> list[dict[str, Any]]:
     for m in range(1, ctx.spec.months + 1):
         first, end = ctx.bounds(m)
         available = rooms * (end - first).days
-        ev = ctx.by_month[m]
-        income = sum(cents(e.amount) for e in ev if e.amount is not None and cents(e.amount) > 0)
-        costs = -sum(cents(e.amount) for e in ev if e.amount is not None and cents(e.amount) < 0)
+        flows = ctx.flows[m]
+        income, costs = sum(row[0] for row in flows.values()), -sum(row[1] for row in flows.values())
         occ = sold[m] / available if available else 0.0
         adr = revenue[m] / sold[m] / 100 if sold[m] else 0.0
         out.append({"month": m, "revenue": income / 100, "costs": costs / 100, "margin": (income - costs) / 100,
                     "rooms_available": available, "rooms_sold": sold[m], "room_revenue": revenue[m] / 100,
                     "occupancy_pct": round(100 * occ, 2), "adr": round(adr, 2),
                     "revpar": round(revenue[m] / available / 100, 2) if available else 0.0,
-                    "bookings": sum(1 for e in ev if e.event_type == "booking"),
-                    "cancellations": sum(1 for e in ev if e.event_type == "cancellation")})  # fmt: skip
+                    "bookings": flows["booking"][2] if "booking" in flows else 0,
+                    "cancellations": flows["cancellation"][2] if "cancellation" in flows else 0})  # fmt: skip
     return out
 
 

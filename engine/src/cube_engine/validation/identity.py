@@ -2,6 +2,7 @@
 
 from collections import Counter
 from datetime import date
+from operator import attrgetter
 
 from cube_contracts import REFERENCE_FIELDS, CheckResult
 from cube_engine.sim.common import payroll_cents
@@ -34,23 +35,27 @@ def keys_unique(ctx: Ctx) -> CheckResult:
 
 def references_resolve(ctx: Ctx) -> CheckResult:
     known = {ref: {x.id for x in getattr(ctx.master, kind)} for ref, kind in REF_LISTS.items()}
+    # The values each field takes, gathered first: only those that name no record are looked for.
+    unknown = {ref: set(map(attrgetter(ref), ctx.events)) - known[ref] - {None} for ref in REFERENCE_FIELDS}
     problems = []
-    for e in ctx.events:
-        for ref in REFERENCE_FIELDS:
-            value = getattr(e, ref)
-            if value is not None and value not in known[ref]:
-                problems.append(
-                    f"event {e.event_id} ({e.event_type}, month {e.month}) has unknown {ref} {value}"
-                )
+    if any(unknown.values()):
+        for e in ctx.events:
+            for ref in REFERENCE_FIELDS:
+                value = getattr(e, ref)
+                if value in unknown[ref]:
+                    problems.append(
+                        f"event {e.event_id} ({e.event_type}, month {e.month}) has unknown {ref} {value}"
+                    )
     return result("references_resolve", problems, ok="every reference names a master-data record")
 
 
 def event_in_month(ctx: Ctx) -> CheckResult:
     problems = []
-    for e in ctx.events:
-        first, end = ctx.bounds(e.month)
-        day = ctx.day(e)
-        if not first <= day < end or not 1 <= e.month <= ctx.spec.months:
+    months = ctx.spec.months
+    bounds = {month: ctx.bounds(month) for month in ctx.by_month}
+    for e, day in zip(ctx.events, ctx.days, strict=True):
+        first, end = bounds[e.month]
+        if not first <= day < end or not 1 <= e.month <= months:
             problems.append(
                 f"event {e.event_id} ({e.event_type}) dated {day} is outside month {e.month} ({first}..{end})"
             )
@@ -60,13 +65,13 @@ def event_in_month(ctx: Ctx) -> CheckResult:
 def amount_direction(ctx: Ctx) -> CheckResult:
     problems = []
     currency = ctx.master.company.currency
-    for e in ctx.events:
+    for e, amount in zip(ctx.events, ctx.amounts, strict=True):
         sign = DIRECTION.get(e.event_type)
         if sign is None:
             problems.append(f"event {e.event_id} has unknown event_type {e.event_type!r}")
         elif sign == 0 and e.amount is not None:
             problems.append(f"{e.event_type} {e.event_id} moves no money but has amount {e.amount}")
-        elif sign != 0 and (e.amount is None or cents(e.amount) * sign <= 0):
+        elif sign != 0 and amount * sign <= 0:  # a missing amount counts 0 cents
             problems.append(
                 f"{e.event_type} {e.event_id} has amount {e.amount}, expected {'> 0' if sign > 0 else '< 0'}"
             )

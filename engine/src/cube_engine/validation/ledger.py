@@ -6,28 +6,41 @@ from datetime import date
 from typing import Any
 
 from cube_contracts import CheckResult
-from cube_engine.validation.context import Ctx, cents, result
+from cube_engine.validation.context import Ctx, result
 
 
 def _eur(value: int) -> str:
     return f"{value / 100:,.2f}"
 
 
+def _lines_cents(lines: list[dict[str, Any]]) -> int | None:
+    """The sum of the lines' cents, None if a line has no price."""
+    total = 0
+    for x in lines:
+        if "line_cents" not in x:
+            return None
+        total += x["line_cents"]
+    return total
+
+
 def header_totals(ctx: Ctx) -> CheckResult:
     """An event that carries priced lines is their sum, plus tax, minus header discounts."""
     problems, checked = [], 0
-    for e in ctx.events:
-        lines = e.attributes.get("lines")
-        if e.amount is None or not lines or not all("line_cents" in x for x in lines):
+    for e, amount in zip(ctx.events, ctx.amounts, strict=True):
+        attributes = e.attributes
+        lines = None if e.amount is None else attributes.get("lines")
+        if not lines:
+            continue
+        lines_cents = _lines_cents(lines)
+        if lines_cents is None:
             continue
         checked += 1
-        sign = -1 if cents(e.amount) < 0 else 1
-        expected = sum(x["line_cents"] for x in lines) + e.attributes.get("tax_cents", 0)
-        expected -= e.attributes.get("discount_cents", 0)
-        if sign * cents(e.amount) != expected:
+        total = abs(amount)
+        expected = lines_cents + attributes.get("tax_cents", 0) - attributes.get("discount_cents", 0)
+        if total != expected:
             ref = e.attributes.get("ticket_id") or e.event_id
             problems.append(f"{e.event_type} {ref} (month {e.month}): {len(lines)} lines sum to {_eur(expected)}, "
-                            f"amount is {e.amount} (off by {_eur(sign * cents(e.amount) - expected)})")  # fmt: skip
+                            f"amount is {e.amount} (off by {_eur(total - expected)})")  # fmt: skip
     if not checked:
         return CheckResult(name="header_totals", passed=True, severity="error",
                            details="not applicable: no event carries priced lines")  # fmt: skip
@@ -64,14 +77,12 @@ def entities_active(ctx: Ctx) -> CheckResult:
             problems.append(f"month {e.month}: payroll of {e.amount} to {emp.id}, employed {hired} to "
                             f"{left or 'now'}, not in {first}..{end}")  # fmt: skip
     early: Counter[str] = Counter()
-    for e in ctx.events:
+    for e, day in zip(ctx.events, ctx.days, strict=True):
         since = signed_up.get(e.customer_id or "")
-        if since and str(ctx.day(e)) < since:
+        if since and str(day) < since:
             early[e.customer_id or ""] += 1
             if early[e.customer_id or ""] == 1:
-                problems.append(
-                    f"{e.event_type} of {e.customer_id} on {ctx.day(e)}, before they signed up {since}"
-                )
+                problems.append(f"{e.event_type} of {e.customer_id} on {day}, before they signed up {since}")
     return result("entities_active", problems,
                   ok="hires and departures on their dates, payroll to employed staff, no event before sign-up")  # fmt: skip
 
@@ -107,17 +118,13 @@ def cash(ctx: Ctx) -> list[dict[str, Any]]:
     """Per month: the books' cash flows (from the events) rolled forward from the opening cash, and the
     bank's (from the month's bank statements) rolled forward beside them."""
     opening = int(ctx.plans[0].get("opening_cash_cents", 0)) if ctx.plans else 0
-    flows: dict[tuple[int, str], int] = defaultdict(int)
-    for e in ctx.events:
-        amount = cents(e.amount)
-        if amount:
-            flows[(e.month, "inflows" if amount > 0 else "outflows")] += abs(amount)
     statements: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for e in ctx.by_type["bank_statement"]:
         statements[e.month].append(e.attributes)
     out, bank = [], opening
     for m in range(1, ctx.spec.months + 1):
-        inflows, outflows = flows[(m, "inflows")], flows[(m, "outflows")]
+        flows = ctx.flows[m].values()
+        inflows, outflows = sum(row[0] for row in flows), -sum(row[1] for row in flows)
         stated = statements[m][0] if len(statements[m]) == 1 else {}
         bank_in, bank_out = stated.get("inflows_cents"), stated.get("outflows_cents")
         bank_open = bank

@@ -3,7 +3,7 @@ determinism fail a scenario; calibration, seasonality and heavy tails warn."""
 
 import math
 import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 from cube_contracts import BusinessType, CheckResult, EngineName
@@ -12,7 +12,7 @@ from cube_engine.sim import common
 from cube_engine.sim import hotel as sim_hotel
 from cube_engine.sim import saas as sim_saas
 from cube_engine.sim.streams import days
-from cube_engine.validation.context import Ctx, cents, result
+from cube_engine.validation.context import Ctx, result
 
 
 def _ascii(text: str) -> str:
@@ -49,7 +49,7 @@ def determinism(ctx: Ctx) -> CheckResult:
             name="determinism", passed=True, severity="error", details="not applicable: LLM text"
         )
     month = ctx.spec.seed % ctx.spec.months + 1
-    stored = [e for e in ctx.events if e.month == month]
+    stored = ctx.by_month.get(month, [])
     again = render_month(ctx.events[0].scenario_id, ctx.spec, ctx.master, month, ctx.plans[month - 1])
     if content_hash(again) == content_hash(stored):
         return CheckResult(name="determinism", passed=True, severity="error",
@@ -103,9 +103,7 @@ def calibration(ctx: Ctx, monthly: list[dict[str, Any]]) -> CheckResult:
 
 def seasonality(ctx: Ctx, monthly: list[dict[str, Any]]) -> CheckResult:
     if ctx.spec.business_type is BusinessType.BAKERY:
-        per_day: dict[Any, int] = defaultdict(int)
-        for e in ctx.by_type["sale"]:
-            per_day[ctx.day(e)] += 1
+        per_day = Counter(ctx.days_of("sale"))
         by_weekday: dict[int, list[int]] = defaultdict(list)
         for d, n in per_day.items():
             by_weekday[d.weekday()].append(n)
@@ -128,9 +126,9 @@ def seasonality(ctx: Ctx, monthly: list[dict[str, Any]]) -> CheckResult:
 
 def heavy_tails(ctx: Ctx) -> CheckResult:
     revenue: dict[str, int] = defaultdict(int)
-    for e in ctx.events:
-        if e.customer_id and e.amount is not None and cents(e.amount) > 0:
-            revenue[e.customer_id] += cents(e.amount)
+    for e, amount in zip(ctx.events, ctx.amounts, strict=True):
+        if amount > 0 and e.customer_id:
+            revenue[e.customer_id] += amount
     if len(revenue) < 20:
         return CheckResult(
             name="heavy_tails", passed=True, severity="warning", details="too few customers to tell"

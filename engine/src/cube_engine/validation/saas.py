@@ -148,13 +148,9 @@ def kpis(ctx: Ctx) -> list[dict[str, Any]]:
         for e in _moves(ctx, m):
             delta[e.attributes["movement"]] += e.attributes["mrr_delta_cents"]
             churned += e.attributes["movement"] == "churn"
-        ev = ctx.by_month[m]
-        income = sum(
-            cents(e.amount)
-            for e in ev
-            if e.amount is not None and cents(e.amount) > 0 and e.event_type != "funding_received"
-        )
-        costs = -sum(cents(e.amount) for e in ev if e.amount is not None and cents(e.amount) < 0)
+        flows = ctx.flows[m]
+        income = sum(row[0] for kind, row in flows.items() if kind != "funding_received")
+        costs = -sum(row[1] for row in flows.values())
         start = plan["opening_mrr_cents"]
         retained = start + delta["expansion"] + delta["contraction"] + delta["churn"]
         out.append({"month": m, "revenue": income / 100, "costs": costs / 100, "margin": (income - costs) / 100,
