@@ -6,6 +6,7 @@ DATABASE_URL are set), once with the engine's latency at 0 and once `seed-scaled
 
 import argparse
 import asyncio
+import os
 import shutil
 import statistics
 import tempfile
@@ -131,6 +132,41 @@ def _report(label: str, runs: list[dict[str, Any]]) -> float:
     return p50
 
 
+def _cpu_ticks(pids: dict[int, str]) -> dict[str, int]:
+    """CPU ticks (user + system) so far of the given processes and of all their descendants."""
+    parents, ticks = {}, {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry)] = int(fields[1])
+            ticks[int(entry)] = int(fields[11]) + int(fields[12])
+    out: dict[str, int] = {}
+    for pid in ticks:
+        ancestor = pid
+        while ancestor not in pids and ancestor > 1:
+            ancestor = parents.get(ancestor, 1)
+        if ancestor in pids:
+            out[pids[ancestor]] = out.get(pids[ancestor], 0) + ticks[pid]
+    return out
+
+
+def idle_cpu(stack: Stack, seconds: float = 4.0) -> dict[str, float]:
+    """CPU each part of a stack with nothing to do uses, in ms per second (Linux /proc)."""
+    pids = {sup.child.proc.pid: sup.child.name for sup in stack.infra}
+    for svc in stack.services:
+        if svc.proc is not None:
+            pids[svc.proc.pid] = svc.name.rstrip("0123456789").rstrip("-")
+    before, t0 = _cpu_ticks(pids), time.monotonic()
+    time.sleep(seconds)
+    after, elapsed = _cpu_ticks(pids), time.monotonic() - t0
+    per_tick = 1000 / os.sysconf("SC_CLK_TCK")
+    return {name: (after.get(name, 0) - before.get(name, 0)) * per_tick / elapsed for name in sorted(after)}
+
+
 def run(
     latency: str,
     singles: int,
@@ -157,6 +193,7 @@ def run(
             critical, sequential = CRITICAL_PATH * factor, SEQUENTIAL * factor
             print(f"  p50 / critical path {critical:.2f} s = {p50 / critical:.2f};"
                   f" p50 / sequential {sequential:.2f} s = {p50 / sequential:.2f}")  # fmt: skip
+        print("  idle CPU, ms per second: " + ", ".join(f"{k} {v:.0f}" for k, v in idle_cpu(stack).items()))
         if not burst:
             return
         wall, runs = asyncio.run(_burst(stack.url, burst))
