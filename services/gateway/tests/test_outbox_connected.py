@@ -13,7 +13,9 @@ from fastapi import FastAPI
 from cube_contracts import STAGE_MESSAGES, ScenarioRequested, ScenarioSpec, Stage
 from cube_gateway import outbox, repository
 from cube_gateway.outbox import Relay
+from cube_runtime.doorbell import CHANNEL as DOORBELL
 from cube_runtime.embedded import free_port
+from cube_runtime.listen import Listener
 from cube_runtime.testing import Infra
 
 pytestmark = pytest.mark.connected
@@ -102,3 +104,23 @@ async def test_payload_is_the_contract_json(pool: asyncpg.Pool, client: httpx.As
     ]
     payload = await pool.fetchval("SELECT payload FROM outbox WHERE key = $1", sid.encode())
     assert json.loads(payload)["spec"]["name"] == "Crumb"
+
+
+async def test_the_relay_rings_the_doorbell_of_the_topics_it_sent_to(
+    pool: asyncpg.Pool, client: httpx.AsyncClient, wait_sent: Any
+) -> None:
+    heard: list[str] = []
+    listener = Listener(DOORBELL, heard.append)
+    await listener.start(pool)
+    try:
+        sid = (await client.post("/api/scenarios", json={"business_type": "hotel", "seed": 9})).json()[
+            "scenario_id"
+        ]
+        assert await wait_sent(sid)
+        for _ in range(200):
+            if "scenario.requested" in heard:
+                break
+            await asyncio.sleep(0.01)
+        assert "scenario.requested" in heard, "the planner's doorbell was not rung"
+    finally:
+        await listener.stop()
