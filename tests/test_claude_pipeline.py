@@ -80,10 +80,13 @@ async def test_months_start_while_the_story_is_written(
             assert timings["months_started"] < timings["trends_done"] < timings["months_done"]
             validation = (await client.get(f"/api/scenarios/{run['id']}/validation")).json()
             assert validation["passed"] is True
-    stories = await pool.fetch(
-        "SELECT plan -> 'story' AS story FROM month_plans WHERE scenario_id = $1", UUID(run["id"])
+    rows = await pool.fetch(
+        "SELECT plan, later, complete FROM month_plans WHERE scenario_id = $1", UUID(run["id"])
     )
-    assert len(stories) == 3 and all("pending" not in s["story"] and s["story"]["master"] for s in stories)
+    # The numbers were stored while the story was written; then only the story was added.
+    assert len(rows) == 3 and all(r["complete"] and set(r["later"]) == {"story"} for r in rows)
+    assert all(r["plan"]["story"]["pending"] for r in rows)
+    assert all("pending" not in r["later"]["story"] and r["later"]["story"]["master"] for r in rows)
 
 
 async def test_a_scenario_cancelled_while_its_story_is_written_keeps_nothing(

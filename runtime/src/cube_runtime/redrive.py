@@ -92,7 +92,7 @@ class Snapshot:
 async def snapshot(conn: asyncpg.Connection, sid: UUID) -> Snapshot | None:
     row = await conn.fetchrow(
         "SELECT s.spec, st.status, st.stage, st.attempt, st.redrives,"
-        " (SELECT count(*) FROM month_plans p WHERE p.scenario_id = s.scenario_id) AS plans,"
+        " (SELECT count(*) FROM month_plans p WHERE p.scenario_id = s.scenario_id AND p.complete) AS plans,"
         " EXISTS (SELECT 1 FROM master_data m WHERE m.scenario_id = s.scenario_id) AS has_master"
         " FROM scenarios s JOIN scenario_status st USING (scenario_id) WHERE s.scenario_id = $1",
         sid,
@@ -155,9 +155,9 @@ async def remaining(conn: asyncpg.Connection, snap: Snapshot, producer: str) -> 
     missing = snap.months_missing
     if missing:
         plans = {
-            r["month"]: r["plan"]
+            r["month"]: {**r["plan"], **(r["later"] or {})}
             for r in await conn.fetch(
-                "SELECT month, plan FROM month_plans WHERE scenario_id = $1 AND month = ANY($2::int[])",
+                "SELECT month, plan, later FROM month_plans WHERE scenario_id = $1 AND month = ANY($2::int[])",
                 sid,
                 missing,
             )

@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 
 from cube_contracts import BusinessType, ScenarioSpec
-from cube_month_worker.store import Abandoned, PlanWatch
+from cube_month_worker.store import Abandoned, PlanWatch, load_plan
 from cube_runtime.redrive import PLANS_STORED
 from tests.helpers import insert_scenario
 
@@ -40,6 +40,29 @@ async def test_the_planners_notification_wakes_the_waiting_months(pool: asyncpg.
         assert plans == [{"m": 1}, {"m": 2}]
     finally:
         await watch.stop()
+
+
+async def test_an_early_plan_is_taken_once_complete_and_only_what_was_added_is_read(
+    pool: asyncpg.Pool,
+) -> None:
+    # The planner stores a month's numbers while its story is written, then adds the story.
+    sid = await _scenario(pool)
+    early = {"sales": list(range(500)), "story": {"pending": True}}
+    await pool.execute(
+        "INSERT INTO month_plans (scenario_id, month, plan, complete) VALUES ($1, 1, $2, false)", sid, early
+    )
+    watch = PlanWatch(poll=0.05)
+    waiting = asyncio.ensure_future(watch.plan(pool, sid, 1, timeout=20))
+    await asyncio.sleep(0.3)
+    assert not waiting.done()  # stored, but not complete
+    assert await load_plan(pool, sid, 1) == early  # a re-driven month gets the early plan, and waits
+    await pool.execute(
+        "UPDATE month_plans SET later = $2, complete = true WHERE scenario_id = $1 AND month = 1",
+        sid,
+        {"story": {"theme": "Spring"}},
+    )
+    assert await asyncio.wait_for(waiting, 5) == {"story": {"theme": "Spring"}}
+    assert await load_plan(pool, sid, 1) == {"sales": list(range(500)), "story": {"theme": "Spring"}}
 
 
 async def test_without_a_notification_the_wait_polls(pool: asyncpg.Pool) -> None:

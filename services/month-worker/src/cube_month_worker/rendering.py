@@ -150,7 +150,7 @@ async def _render_and_store(
     engine = engines.for_spec(req.spec)
 
     async def later() -> dict[str, Any]:
-        return await watch.plan(pool, sid, month, timeout)
+        return {**plan, **await watch.plan(pool, sid, month, timeout)}
 
     kept: list[tuple[int, ContentHash]] = []  # the month's first events stored already, and their hash
 

@@ -134,13 +134,13 @@ class MasterDataCache:
 
 
 async def load_plan(pool: asyncpg.Pool, scenario_id: UUID, month: int) -> dict[str, Any]:
-    """A month plan the planner stored instead of sending."""
-    plan = await pool.fetchval(
-        "SELECT plan FROM month_plans WHERE scenario_id = $1 AND month = $2", scenario_id, month
+    """A month plan the planner stored instead of sending (an early one until it is complete)."""
+    row = await pool.fetchrow(
+        "SELECT plan, later FROM month_plans WHERE scenario_id = $1 AND month = $2", scenario_id, month
     )
-    if plan is None:
+    if row is None:
         raise LookupError(f"no stored plan for month {month} of scenario {scenario_id}")
-    return dict(plan)
+    return {**row["plan"], **(row["later"] or {})}
 
 
 class Abandoned(Exception):
@@ -159,7 +159,7 @@ class PlanWatch:
     """Months requested before their plans were stored wait here for them (the claude engine
     requests months on their numbers while the story is written).
 
-    The planner notifies PLANS_STORED when it stores a scenario's plans; a listening connection
+    The planner notifies PLANS_STORED when a scenario's plans are complete; a listening connection
     wakes the waiting months, and each also looks again every `poll` seconds, so a notification
     lost with its connection costs time, not the month. A month of a scenario that has ended
     stops waiting (Abandoned); `timeout` bounds the wait.
@@ -189,7 +189,8 @@ class PlanWatch:
                     event.set()
 
     async def plan(self, pool: asyncpg.Pool, scenario_id: UUID, month: int, timeout: float) -> dict[str, Any]:
-        """The month's stored plan, once the planner has stored it."""
+        """What the month's complete plan adds to its early plan (the whole plan if it had
+        none), once the planner has stored it."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         event = asyncio.Event()
@@ -236,8 +237,11 @@ class PlanWatch:
 
 
 async def _plans(pool: asyncpg.Pool, scenario_id: UUID, months: list[int]) -> dict[int, dict[str, Any]]:
+    """What the complete plans of `months` hold beyond their early plans: only the few kB added
+    (`later`) where there was an early plan, else the whole plan."""
     rows = await pool.fetch(
-        "SELECT month, plan FROM month_plans WHERE scenario_id = $1 AND month = ANY($2::int[])",
+        "SELECT month, coalesce(later, plan) AS plan FROM month_plans"
+        " WHERE scenario_id = $1 AND month = ANY($2::int[]) AND complete",
         scenario_id,
         months,
     )

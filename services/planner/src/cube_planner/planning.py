@@ -98,15 +98,18 @@ async def plan(pool: asyncpg.Pool, broker: KafkaBroker, engines: Engines, event:
         started = time.perf_counter()
         if early_plan is not None:
             early, full = await early_plan
-            try:  # the months start on their numbers while the story is written
+            try:  # the months start on their numbers while the story is written, and the
+                # numbers are stored meanwhile: once the story is in, only the story is written
                 requested = await _request_months(pool, broker, sid, spec, early, event.attempt, early=True)
+                await _store_plans(pool, sid, early, complete=False)
             except BaseException:
                 full.cancel()
                 raise
             plans = await full
+            await _complete_plans(pool, sid, early, plans)
         else:
             plans = await engine.plan_months(sid, spec, master)
-        await _store_plans(pool, sid, plans)
+            await _store_plans(pool, sid, plans)
         await publish(
             broker,
             SCENARIO_PLANNING,
@@ -166,16 +169,55 @@ async def _request_months(
     return True
 
 
-async def _store_plans(pool: asyncpg.Pool, sid: UUID, plans: list[dict[str, Any]]) -> None:
-    """Store the plans, and tell the month-workers waiting for them (PLANS_STORED)."""
+async def _store_plans(
+    pool: asyncpg.Pool, sid: UUID, plans: list[dict[str, Any]], *, complete: bool = True
+) -> None:
+    """Store the plans; complete ones are announced to the month-workers waiting for them
+    (PLANS_STORED), early ones wait for `_complete_plans`."""
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("DELETE FROM month_plans WHERE scenario_id = $1", sid)
         await conn.copy_records_to_table(
             "month_plans",
-            records=[(sid, month, p) for month, p in enumerate(plans, start=1)],
-            columns=["scenario_id", "month", "plan"],
+            records=[(sid, month, p, complete) for month, p in enumerate(plans, start=1)],
+            columns=["scenario_id", "month", "plan", "complete"],
         )
-        await conn.execute("SELECT pg_notify($1, $2)", PLANS_STORED, str(sid))
+        if complete:
+            await conn.execute("SELECT pg_notify($1, $2)", PLANS_STORED, str(sid))
+
+
+async def _complete_plans(
+    pool: asyncpg.Pool, sid: UUID, early: list[dict[str, Any]], plans: list[dict[str, Any]]
+) -> None:
+    """Complete the early plans stored with what the full plans added to them (the story, a few
+    kB, where the numbers are hundreds), and announce them (PLANS_STORED)."""
+    if len(early) != len(plans) or any(
+        k not in full for was, full in zip(early, plans, strict=True) for k in was
+    ):
+        await _store_plans(pool, sid, plans)  # not the early plans with parts added
+        return
+    later = [
+        {k: v for k, v in full.items() if k not in was or was[k] != v}
+        for was, full in zip(early, plans, strict=True)
+    ]
+    async with pool.acquire() as conn, conn.transaction():
+        done = await conn.fetchval(
+            """
+            WITH done AS (
+                UPDATE month_plans p SET later = l.later, complete = true
+                FROM unnest($2::int[], $3::jsonb[]) AS l(month, later)
+                WHERE p.scenario_id = $1 AND p.month = l.month
+                RETURNING 1
+            )
+            SELECT count(*) FROM done
+            """,
+            sid,
+            list(range(1, len(later) + 1)),
+            later,
+        )
+        if done == len(plans):
+            await conn.execute("SELECT pg_notify($1, $2)", PLANS_STORED, str(sid))
+            return
+    await _store_plans(pool, sid, plans)  # the early plans were not all there: the full ones
 
 
 async def mark_done(pool: asyncpg.Pool, event_id: UUID) -> None:

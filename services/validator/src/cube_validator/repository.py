@@ -114,11 +114,11 @@ class Definition(NamedTuple):
     version: str
 
 
-# The transactions that wrote the scenario's master data and each of its plans.
+# The transactions that wrote the scenario's master data and each of its complete plans.
 DEFINITION_VERSION = """
 SELECT (SELECT xmin::text FROM master_data WHERE scenario_id = $1) || '/'
     || coalesce((SELECT string_agg(month || ':' || xmin::text, ',' ORDER BY month)
-                 FROM month_plans WHERE scenario_id = $1), '')
+                 FROM month_plans WHERE scenario_id = $1 AND complete), '')
 """
 
 
@@ -153,7 +153,7 @@ async def load_scenario(
 
 
 async def load_definition(conn: asyncpg.Connection, scenario_id: UUID) -> Definition:
-    """The scenario's spec, master data and month plans (as many as are stored), read in one
+    """The scenario's spec, master data and month plans (as many as are complete), read in one
     snapshot with their version."""
     if not conn.is_in_transaction():
         async with conn.transaction(isolation="repeatable_read", readonly=True):
@@ -161,7 +161,7 @@ async def load_definition(conn: asyncpg.Connection, scenario_id: UUID) -> Defini
     spec = await conn.fetchval("SELECT spec FROM scenarios WHERE scenario_id = $1", scenario_id)
     master = await conn.fetchval("SELECT data FROM master_data WHERE scenario_id = $1", scenario_id)
     plans = await conn.fetch(
-        "SELECT plan FROM month_plans WHERE scenario_id = $1 ORDER BY month", scenario_id
+        "SELECT plan, later FROM month_plans WHERE scenario_id = $1 AND complete ORDER BY month", scenario_id
     )
     version = await conn.fetchval(DEFINITION_VERSION, scenario_id)
     if spec is None or master is None:
@@ -169,6 +169,6 @@ async def load_definition(conn: asyncpg.Connection, scenario_id: UUID) -> Defini
     return Definition(
         ScenarioSpec.model_validate(spec),
         MasterData.model_validate(master),
-        [p["plan"] for p in plans],
+        [{**p["plan"], **(p["later"] or {})} for p in plans],
         version,
     )
