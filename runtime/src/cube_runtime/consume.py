@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 from uuid import UUID
 
+from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
 from pydantic import TypeAdapter, ValidationError
@@ -63,10 +64,22 @@ async def parse_or_dead_letter(
 ) -> T | None:
     """The parsed event, or None after sending the raw message to its DLQ with error headers
     and, when the message names its scenario, failing that scenario with a reason."""
+    return await _parse_or_dead_letter(broker, msg.body, msg.raw_message, adapter, consumer)
+
+
+async def parse_record_or_dead_letter(
+    broker: KafkaBroker, record: ConsumerRecord[Any, Any], adapter: TypeAdapter[T], consumer: str
+) -> T | None:
+    """`parse_or_dead_letter` for one record of a batch, as aiokafka fetched it."""
+    return await _parse_or_dead_letter(broker, record.value or b"", record, adapter, consumer)
+
+
+async def _parse_or_dead_letter(
+    broker: KafkaBroker, body: bytes, raw: Any, adapter: TypeAdapter[T], consumer: str
+) -> T | None:
     try:
-        return adapter.validate_json(msg.body)
+        return adapter.validate_json(body)
     except ValidationError as exc:
-        raw: Any = msg.raw_message
         error = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
         headers = {k: v.decode(errors="replace") for k, v in (raw.headers or ())}
         headers.update(
@@ -78,7 +91,7 @@ async def parse_or_dead_letter(
                 "dlq_consumer": consumer,
             }
         )
-        await broker.publish(msg.body, dlq(raw.topic), key=raw.key, headers=headers)
+        await broker.publish(body, dlq(raw.topic), key=raw.key, headers=headers)
         log.error(
             "poison message sent to the dead-letter topic",
             extra={
@@ -88,7 +101,7 @@ async def parse_or_dead_letter(
                 "error": error[:300],
             },
         )
-        failed = dead_letter_failure(msg.body, headers, raw.topic, raw.partition, raw.offset, consumer, error)
+        failed = dead_letter_failure(body, headers, raw.topic, raw.partition, raw.offset, consumer, error)
         if failed is not None:
             await publish(broker, SCENARIO_LIFECYCLE, failed, scenario_key(failed.scenario_id))
         return None

@@ -1,7 +1,14 @@
 """Composition root of the progress service."""
 
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import asyncpg
+from aiokafka import ConsumerRecord
 from faststream import FastStream
+from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
 
 from cube_contracts import (
     MONTH_COMPLETED,
@@ -9,16 +16,47 @@ from cube_contracts import (
     SCENARIO_LIFECYCLE,
     SCENARIO_PLANNING,
     SCENARIO_REQUESTED,
+    Envelope,
 )
 from cube_contracts.events import pipeline_event
 from cube_progress.reconciler import Reconciler
 from cube_progress.settings import ProgressSettings
-from cube_progress.store import project
-from cube_runtime.consume import parse_or_dead_letter, subscriber_options
+from cube_progress.store import CONSUMER, project_many
+from cube_runtime.consume import parse_record_or_dead_letter, subscriber_options
 from cube_runtime.retrying import patiently
 from cube_runtime.service import build
 
 TOPICS = (SCENARIO_REQUESTED, SCENARIO_PLANNING, MONTH_REQUESTED, MONTH_COMPLETED, SCENARIO_LIFECYCLE)
+# Records projected in one transaction at most; a scenario's bursts are a dozen events each.
+MAX_RECORDS = 500
+
+
+async def project_records(
+    broker: KafkaBroker, pool: asyncpg.Pool, records: Iterable[ConsumerRecord[Any, Any]]
+) -> int:
+    """Project a fetched batch; a record that breaks its contract goes to its DLQ, once the
+    others are applied. The number of events that were new."""
+    events: list[Envelope] = []
+    broken = []
+    for record in records:
+        try:
+            events.append(pipeline_event.validate_json(record.value or b""))
+        except ValidationError:
+            broken.append(record)
+    # A batch that fails is applied again whole: the events it had applied are skipped as duplicates.
+    new = await patiently(lambda: project_many(pool, events), "project")
+    for record in broken:
+        await parse_record_or_dead_letter(broker, record, pipeline_event, CONSUMER)
+    return new
+
+
+def _records(msg: KafkaMessage) -> Sequence[ConsumerRecord[Any, Any]]:
+    raw = msg.raw_message
+    return (raw,) if isinstance(raw, ConsumerRecord) else raw
+
+
+async def _undecoded(msg: KafkaMessage) -> None:
+    """No decoding: `project_records` parses each record against its contract, once."""
 
 
 def create_app() -> FastStream:
@@ -46,18 +84,22 @@ def create_app() -> FastStream:
 
     rt.shutdown_hooks.append(_unwatch)
 
+    # One transaction and one offset commit per fetched batch, not per event: a scenario's events
+    # come in bursts (twelve months requested at once, then twelve started, twelve completed).
     @rt.broker.subscriber(
         *TOPICS,
+        batch=True,
+        max_records=MAX_RECORDS,
+        batch_timeout_ms=s.cube_progress_fetch_max_wait_ms,
+        decoder=_undecoded,
         **subscriber_options(
-            rt.settings.cube_group_prefix + "progress",
-            rt.settings.cube_progress_fetch_max_wait_ms,
+            s.cube_group_prefix + "progress",
+            s.cube_progress_fetch_max_wait_ms,
             listener=rt.presence,
         ),
     )
-    async def on_pipeline_event(msg: KafkaMessage) -> None:
-        """Project a pipeline event into the status table."""
-        event = await parse_or_dead_letter(rt.broker, msg, pipeline_event, "progress")
-        if event is not None:
-            await patiently(lambda: project(rt.pool, event), "project")
+    async def on_pipeline_events(msg: KafkaMessage) -> None:
+        """Project a batch of pipeline events into the status table."""
+        await project_records(rt.broker, rt.pool, _records(msg))
 
     return app
