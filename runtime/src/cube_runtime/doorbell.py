@@ -38,6 +38,16 @@ async def ring(pool: asyncpg.Pool, *topics: str) -> None:
         await pool.execute(RING_TOPICS, list(topics))
 
 
+_RINGING: set["asyncio.Future[None]"] = set()
+
+
+def ring_soon(pool: asyncpg.Pool, *topics: str) -> None:
+    """`ring`, without waiting for it (the caller goes on with its work)."""
+    task = asyncio.ensure_future(ring(pool, *topics))
+    _RINGING.add(task)
+    task.add_done_callback(_RINGING.discard)
+
+
 class Doorbell:
     """Pauses a FastStream subscriber's partitions after `awake_s` without a message or a ring,
     resumes them on a ring of one of its topics, and looks for `look_s` every `probe_s`."""

@@ -10,6 +10,7 @@ from uuid import UUID
 
 import asyncpg
 from faststream.kafka import KafkaBroker
+from pydantic import BaseModel
 
 from cube_contracts import (
     MONTH_REQUESTED,
@@ -27,7 +28,7 @@ from cube_contracts import (
 from cube_engine.base import PlansEarly
 from cube_engine.selection import Engines
 from cube_runtime.db import mark_processed
-from cube_runtime.doorbell import ring
+from cube_runtime.doorbell import ring, ring_soon
 from cube_runtime.kafka import month_partition, publish
 from cube_runtime.redrive import PLANS_STORED, STORED_PLAN, month_request, stopped
 
@@ -60,9 +61,7 @@ async def plan(pool: asyncpg.Pool, broker: KafkaBroker, engines: Engines, event:
             "producer": PRODUCER,
         }
 
-    await publish(
-        broker, SCENARIO_PLANNING, PlanningStarted(**ids("PlanningStarted"), months_total=spec.months), key
-    )
+    await _planning(pool, broker, PlanningStarted(**ids("PlanningStarted"), months_total=spec.months), key)
     requested = False  # months requested with early plans, before the full ones are stored
     try:
         engine = engines.for_spec(spec)
@@ -80,9 +79,9 @@ async def plan(pool: asyncpg.Pool, broker: KafkaBroker, engines: Engines, event:
                 json.loads(master.model_dump_json()),
             )
             counts = {k: len(v) for k, v in master if isinstance(v, list)}
-            await publish(
+            await _planning(
+                pool,
                 broker,
-                SCENARIO_PLANNING,
                 MasterDataGenerated(
                     **ids("MasterDataGenerated"),
                     entity_counts=counts,
@@ -110,9 +109,9 @@ async def plan(pool: asyncpg.Pool, broker: KafkaBroker, engines: Engines, event:
         else:
             plans = await engine.plan_months(sid, spec, master)
             await _store_plans(pool, sid, plans)
-        await publish(
+        await _planning(
+            pool,
             broker,
-            SCENARIO_PLANNING,
             TrendsGenerated(
                 **ids("TrendsGenerated"),
                 months_total=spec.months,
@@ -123,14 +122,18 @@ async def plan(pool: asyncpg.Pool, broker: KafkaBroker, engines: Engines, event:
         )
     except (ValueError, RuntimeError) as exc:
         log.warning("planning failed", extra={"scenario_id": str(sid), "error": str(exc)})
-        await publish(
-            broker, SCENARIO_PLANNING, PlanningFailed(**ids("PlanningFailed"), reason=str(exc)), key
-        )
+        await _planning(pool, broker, PlanningFailed(**ids("PlanningFailed"), reason=str(exc)), key)
         await mark_done(pool, event.event_id)
         return
     if not requested:
         await _request_months(pool, broker, sid, spec, plans, event.attempt)
     await mark_done(pool, event.event_id)
+
+
+async def _planning(pool: asyncpg.Pool, broker: KafkaBroker, event: BaseModel, key: bytes) -> None:
+    """Publish a planning stage's event, and ring the doorbell of its consumers."""
+    await publish(broker, SCENARIO_PLANNING, event, key)
+    ring_soon(pool, SCENARIO_PLANNING)
 
 
 async def _abandon(early_plan: "asyncio.Future[tuple[list[dict[str, Any]], asyncio.Future[Any]]]") -> None:

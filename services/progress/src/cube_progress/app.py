@@ -24,7 +24,7 @@ from cube_progress.settings import ProgressSettings
 from cube_progress.store import CONSUMER, project_many
 from cube_runtime.consume import parse_record_or_dead_letter, subscriber_options
 from cube_runtime.retrying import patiently
-from cube_runtime.service import build
+from cube_runtime.service import build, doorbell
 
 TOPICS = (SCENARIO_REQUESTED, SCENARIO_PLANNING, MONTH_REQUESTED, MONTH_COMPLETED, SCENARIO_LIFECYCLE)
 # Records projected in one transaction at most; a scenario's bursts are a dozen events each.
@@ -86,7 +86,7 @@ def create_app() -> FastStream:
 
     # One transaction and one offset commit per fetched batch, not per event: a scenario's events
     # come in bursts (twelve months requested at once, then twelve started, twelve completed).
-    @rt.broker.subscriber(
+    subscriber = rt.broker.subscriber(
         *TOPICS,
         batch=True,
         max_records=MAX_RECORDS,
@@ -98,8 +98,13 @@ def create_app() -> FastStream:
             listener=rt.presence,
         ),
     )
+    # Between the bursts it pauses; every publisher of these topics rings.
+    bell = doorbell(app, rt, subscriber, *TOPICS)
+
+    @subscriber
     async def on_pipeline_events(msg: KafkaMessage) -> None:
         """Project a batch of pipeline events into the status table."""
-        await project_records(rt.broker, rt.pool, _records(msg))
+        with bell.handling():
+            await project_records(rt.broker, rt.pool, _records(msg))
 
     return app

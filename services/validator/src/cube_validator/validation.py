@@ -9,6 +9,7 @@ from uuid import UUID
 
 import asyncpg
 from faststream.kafka import KafkaBroker
+from pydantic import BaseModel
 
 from cube_contracts import (
     SCENARIO_LIFECYCLE,
@@ -27,6 +28,7 @@ from cube_contracts import (
 from cube_engine import ValidationReport, validate
 from cube_engine.validation import with_text
 from cube_engine.validation.text import split
+from cube_runtime.doorbell import ring_soon
 from cube_runtime.kafka import publish
 from cube_runtime.logs import scenario_var
 from cube_runtime.redrive import stopped
@@ -70,13 +72,13 @@ async def on_month_result(
             f"month {event.month} of {event.months_total} could not be generated: {event.reason};"
             f" POST /api/scenarios/{sid}/retry re-runs the failed months"
         )
-        await _fail(broker, sid, attempt, Stage.MONTHS, reason)
+        await _fail(pool, broker, sid, attempt, Stage.MONTHS, reason)
         return
     started = ValidationStarted(
         event_id=derived_id(sid, "ValidationStarted", attempt), scenario_id=sid, producer=PRODUCER
     )
     # Announced while the scenario is loaded and checked; confirmed before its outcome goes out.
-    announced = asyncio.ensure_future(publish(broker, SCENARIO_LIFECYCLE, started, key))
+    announced = asyncio.ensure_future(_lifecycle(pool, broker, started, key))
     try:
         async with keepalive(pool, sid):
             await _check_and_publish(pool, broker, analytics, sid, attempt, ahead, announced)
@@ -156,7 +158,7 @@ async def _publish_checked(
         await repo.finish(pool, sid, "failed", report)
         failed = [c for c in report.checks if not c.passed and c.severity == "error"]
         reason = "validation failed: " + "; ".join(f"{c.name}: {c.details}" for c in failed[:3])
-        await _fail(broker, sid, attempt, Stage.VALIDATING, reason)
+        await _fail(pool, broker, sid, attempt, Stage.VALIDATING, reason)
         return
     _, ended = await asyncio.gather(repo.finish(pool, sid, "validated", report), stopped(pool, sid))
     if ended:  # cancelled while it was checked: nothing is published
@@ -175,7 +177,7 @@ async def _publish_checked(
         event_count=len(events),
         warnings=warnings,
     )
-    await publish(broker, SCENARIO_LIFECYCLE, completed, key)
+    await _lifecycle(pool, broker, completed, key)
     log.info("scenario validated and published", extra={"events": len(events), "warnings": warnings})
 
 
@@ -200,7 +202,9 @@ async def keepalive(pool: asyncpg.Pool, sid: UUID, every: float = 5.0) -> AsyncI
             await task
 
 
-async def _fail(broker: KafkaBroker, sid: UUID, attempt: int, stage: Stage, reason: str) -> None:
+async def _fail(
+    pool: asyncpg.Pool, broker: KafkaBroker, sid: UUID, attempt: int, stage: Stage, reason: str
+) -> None:
     failed = ScenarioFailed(
         event_id=derived_id(sid, "ScenarioFailed", attempt),
         scenario_id=sid,
@@ -208,4 +212,10 @@ async def _fail(broker: KafkaBroker, sid: UUID, attempt: int, stage: Stage, reas
         stage=stage.value,
         reason=reason,
     )
-    await publish(broker, SCENARIO_LIFECYCLE, failed, scenario_key(sid))
+    await _lifecycle(pool, broker, failed, scenario_key(sid))
+
+
+async def _lifecycle(pool: asyncpg.Pool, broker: KafkaBroker, event: BaseModel, key: bytes) -> None:
+    """Publish a scenario's lifecycle event, and ring the doorbell of its consumers."""
+    await publish(broker, SCENARIO_LIFECYCLE, event, key)
+    ring_soon(pool, SCENARIO_LIFECYCLE)
