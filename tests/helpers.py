@@ -1,8 +1,10 @@
 """What the cross-service tests share: driving a scenario through the API, reading topics."""
 
 import asyncio
+import contextlib
 import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -90,3 +92,27 @@ async def insert_scenario(
             " VALUES ($1, $2, 'stage2_trends', 20, $3)",
             sid, status, spec.months,
         )  # fmt: skip
+
+
+async def rings_heard(pool: Any, act: Callable[[], Awaitable[None]], wait: float = 2.0) -> list[str]:
+    """The doorbell rings (topics) heard on the real database while `act` runs, waiting up to
+    `wait` seconds after it for the first."""
+    from cube_runtime.doorbell import CHANNEL
+    from cube_runtime.listen import Listener
+
+    heard: list[str] = []
+    rung = asyncio.Event()
+
+    def hear(topic: str) -> None:
+        heard.append(topic)
+        rung.set()
+
+    listener = Listener(CHANNEL, hear)
+    await listener.start(pool)
+    try:
+        await act()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(rung.wait(), wait)
+        return heard
+    finally:
+        await listener.stop()
