@@ -23,7 +23,7 @@ def create_app() -> FastStream:
     # Numbers are checked in a thread while the loop takes month results: the loop gets the GIL
     # back within a millisecond, not Python's default five.
     sys.setswitchinterval(0.001)
-    analytics = AnalyticsPublisher(rt.settings.require_broker())
+    analytics = AnalyticsPublisher(rt.settings.require_broker(), rt.settings.cube_analytics_compression)
     app.on_startup(analytics.start)
     app.after_shutdown(analytics.stop)
     ahead = LedgerPrefetch()
