@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from typing import Any
@@ -72,11 +71,11 @@ async def plan(pool: asyncpg.Pool, broker: KafkaBroker, engines: Engines, event:
         if isinstance(engine, PlansEarly):
             early_plan = asyncio.ensure_future(engine.plan_early(sid, spec, master))
         try:
-            await pool.execute(
-                "INSERT INTO master_data (scenario_id, data) VALUES ($1, $2)"
+            await pool.execute(  # serialized once, by pydantic: this runs before the story's call goes out
+                "INSERT INTO master_data (scenario_id, data) VALUES ($1, $2::text::jsonb)"
                 " ON CONFLICT (scenario_id) DO UPDATE SET data = EXCLUDED.data",
                 sid,
-                json.loads(master.model_dump_json()),
+                master.model_dump_json(),
             )
             counts = {k: len(v) for k, v in master if isinstance(v, list)}
             await _planning(
