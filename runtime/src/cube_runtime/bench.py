@@ -154,17 +154,25 @@ def _cpu_ticks(pids: dict[int, str]) -> dict[str, int]:
     return out
 
 
-def idle_cpu(stack: Stack, seconds: float = 4.0) -> dict[str, float]:
-    """CPU each part of a stack with nothing to do uses, in ms per second (Linux /proc)."""
+def cpu_ms(stack: Stack) -> dict[str, float]:
+    """CPU (user + system, ms) each part of a stack has used so far, its children included (Linux /proc)."""
     pids = {sup.child.proc.pid: sup.child.name for sup in stack.infra}
     for svc in stack.services:
         if svc.proc is not None:
             pids[svc.proc.pid] = svc.name.rstrip("0123456789").rstrip("-")
-    before, t0 = _cpu_ticks(pids), time.monotonic()
-    time.sleep(seconds)
-    after, elapsed = _cpu_ticks(pids), time.monotonic() - t0
     per_tick = 1000 / os.sysconf("SC_CLK_TCK")
-    return {name: (after.get(name, 0) - before.get(name, 0)) * per_tick / elapsed for name in sorted(after)}
+    return {name: ticks * per_tick for name, ticks in _cpu_ticks(pids).items()}
+
+
+def _spent(before: dict[str, float], after: dict[str, float], per: float) -> dict[str, float]:
+    return {name: (after[name] - before.get(name, 0)) / per for name in sorted(after)}
+
+
+def idle_cpu(stack: Stack, seconds: float = 4.0) -> dict[str, float]:
+    """CPU each part of a stack with nothing to do uses, in ms per second."""
+    before, t0 = cpu_ms(stack), time.monotonic()
+    time.sleep(seconds)
+    return _spent(before, cpu_ms(stack), time.monotonic() - t0)
 
 
 def run(
@@ -186,13 +194,19 @@ def run(
         assert stack.wait_ready(lambda: False)
         time.sleep(3)  # let the consumer groups settle before timing
         print(f"\n== {label or f'CUBE_SIM_LATENCY={latency}'}, {workers} month-workers ==")
-        p50 = _report(
-            "one scenario at a time", asyncio.run(_singles(stack.url, singles, warm_up=factor == 1))
-        )
+        before = cpu_ms(stack)
+        runs = asyncio.run(_singles(stack.url, singles, warm_up=factor == 1))
+        per_scenario = _spent(before, cpu_ms(stack), len(runs) + (1 if factor == 1 else 0))  # and the warm-up
+        p50 = _report("one scenario at a time", runs)
         if latency == "seed-scaled" or label:
             critical, sequential = CRITICAL_PATH * factor, SEQUENTIAL * factor
             print(f"  p50 / critical path {critical:.2f} s = {p50 / critical:.2f};"
                   f" p50 / sequential {sequential:.2f} s = {p50 / sequential:.2f}")  # fmt: skip
+        print(
+            "  CPU per scenario, ms (the stack's, waits between them included): "
+            + ", ".join(f"{k} {v:.0f}" for k, v in per_scenario.items())
+            + f"; total {sum(per_scenario.values()):.0f}"
+        )
         print("  idle CPU, ms per second: " + ", ".join(f"{k} {v:.0f}" for k, v in idle_cpu(stack).items()))
         if not burst:
             return
