@@ -94,6 +94,17 @@ async def migrate(dsn: str) -> list[str]:
     return applied
 
 
+async def mark_new(conn: asyncpg.Connection, consumer: str, event_ids: list[Any]) -> set[Any]:
+    """`mark_processed` for many events at once: the ids `consumer` had not applied yet."""
+    rows = await conn.fetch(
+        "INSERT INTO processed_events (consumer, event_id) SELECT $1, unnest($2::uuid[])"
+        " ON CONFLICT DO NOTHING RETURNING event_id",
+        consumer,
+        event_ids,
+    )
+    return {r["event_id"] for r in rows}
+
+
 async def mark_processed(conn: asyncpg.Connection, consumer: str, event_id: Any) -> bool:
     """Record that `consumer` applied `event_id`; False if it already had (a redelivery)."""
     row = await conn.fetchval(

@@ -21,7 +21,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
+from faststream.kafka import KafkaBroker
+from pydantic import BaseModel
 
+from cube_runtime.kafka import publish
 from cube_runtime.listen import ERRORS, Listener
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,14 @@ def ring_soon(pool: asyncpg.Pool, *topics: str) -> None:
     task = asyncio.ensure_future(ring(pool, *topics))
     _RINGING.add(task)
     task.add_done_callback(_RINGING.discard)
+
+
+async def publish_and_ring(
+    pool: asyncpg.Pool, broker: KafkaBroker, topic: str, event: BaseModel, key: bytes
+) -> None:
+    """Publish a pipeline event, then ring the doorbell of its topic's consumers (not waited for)."""
+    await publish(broker, topic, event, key)
+    ring_soon(pool, topic)
 
 
 class Doorbell:

@@ -42,6 +42,8 @@ from cube_runtime.kafka import month_partition
 # well under the broker's size limit.
 INLINE_PLAN_BYTES = 256 * 1024
 STORED_PLAN = "$stored"
+# A month's whole plan in SQL: an early plan's `later` (what the full plan added) over it.
+WHOLE_PLAN = "plan || coalesce(later, '{}'::jsonb)"
 # PostgreSQL channel the planner notifies, with the scenario id, when a scenario's plans are stored.
 PLANS_STORED = "cube_month_plans"
 # Channel a month-worker notifies, with "scenario_id:month:count", when it has stored the first
@@ -155,9 +157,9 @@ async def remaining(conn: asyncpg.Connection, snap: Snapshot, producer: str) -> 
     missing = snap.months_missing
     if missing:
         plans = {
-            r["month"]: {**r["plan"], **(r["later"] or {})}
+            r["month"]: r["plan"]
             for r in await conn.fetch(
-                "SELECT month, plan, later FROM month_plans WHERE scenario_id = $1 AND month = ANY($2::int[])",
+                f"SELECT month, {WHOLE_PLAN} AS plan FROM month_plans WHERE scenario_id = $1 AND month = ANY($2::int[])",
                 sid,
                 missing,
             )

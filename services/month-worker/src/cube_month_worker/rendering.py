@@ -31,8 +31,7 @@ from cube_month_worker.store import (
     load_plan,
     replace_month,
 )
-from cube_runtime.doorbell import ring
-from cube_runtime.kafka import publish
+from cube_runtime.doorbell import publish_and_ring
 from cube_runtime.logs import scenario_var
 from cube_runtime.redrive import STORED_PLAN, stopped
 
@@ -198,5 +197,4 @@ async def publish_result(
     pool: asyncpg.Pool, broker: KafkaBroker, event: MonthStarted | MonthCompleted | MonthFailed, key: bytes
 ) -> None:
     """Publish a month's start or result, and ring the validator's doorbell."""
-    await publish(broker, MONTH_COMPLETED, event, key)
-    await ring(pool, MONTH_COMPLETED)
+    await publish_and_ring(pool, broker, MONTH_COMPLETED, event, key)

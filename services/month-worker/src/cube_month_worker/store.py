@@ -10,7 +10,7 @@ import asyncpg
 
 from cube_contracts import BusinessEvent, MasterData
 from cube_runtime.listen import Listener
-from cube_runtime.redrive import LEDGER_STORED, PLANS_STORED, stopped
+from cube_runtime.redrive import LEDGER_STORED, PLANS_STORED, WHOLE_PLAN, stopped
 
 COLUMNS = [
     "event_id",
@@ -135,12 +135,12 @@ class MasterDataCache:
 
 async def load_plan(pool: asyncpg.Pool, scenario_id: UUID, month: int) -> dict[str, Any]:
     """A month plan the planner stored instead of sending (an early one until it is complete)."""
-    row = await pool.fetchrow(
-        "SELECT plan, later FROM month_plans WHERE scenario_id = $1 AND month = $2", scenario_id, month
+    plan = await pool.fetchval(
+        f"SELECT {WHOLE_PLAN} FROM month_plans WHERE scenario_id = $1 AND month = $2", scenario_id, month
     )
-    if row is None:
+    if plan is None:
         raise LookupError(f"no stored plan for month {month} of scenario {scenario_id}")
-    return {**row["plan"], **(row["later"] or {})}
+    return dict(plan)
 
 
 class Abandoned(Exception):

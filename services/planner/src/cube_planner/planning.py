@@ -27,7 +27,7 @@ from cube_contracts import (
 from cube_engine.base import PlansEarly
 from cube_engine.selection import Engines
 from cube_runtime.db import mark_processed
-from cube_runtime.doorbell import ring, ring_soon
+from cube_runtime.doorbell import publish_and_ring, ring
 from cube_runtime.kafka import month_partition, publish
 from cube_runtime.redrive import PLANS_STORED, STORED_PLAN, month_request, stopped
 
@@ -131,8 +131,7 @@ async def plan(pool: asyncpg.Pool, broker: KafkaBroker, engines: Engines, event:
 
 async def _planning(pool: asyncpg.Pool, broker: KafkaBroker, event: BaseModel, key: bytes) -> None:
     """Publish a planning stage's event, and ring the doorbell of its consumers."""
-    await publish(broker, SCENARIO_PLANNING, event, key)
-    ring_soon(pool, SCENARIO_PLANNING)
+    await publish_and_ring(pool, broker, SCENARIO_PLANNING, event, key)
 
 
 async def _abandon(early_plan: "asyncio.Future[tuple[list[dict[str, Any]], asyncio.Future[Any]]]") -> None:

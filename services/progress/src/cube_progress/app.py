@@ -51,8 +51,8 @@ async def project_records(
 
 
 def _records(msg: KafkaMessage) -> Sequence[ConsumerRecord[Any, Any]]:
-    raw = msg.raw_message
-    return (raw,) if isinstance(raw, ConsumerRecord) else raw
+    records: Sequence[ConsumerRecord[Any, Any]] = msg.raw_message  # a batch subscriber's: a tuple
+    return records
 
 
 async def _undecoded(msg: KafkaMessage) -> None:

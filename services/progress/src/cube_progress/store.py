@@ -8,14 +8,10 @@ import asyncpg
 
 from cube_contracts import Envelope, LlmUsage, ScenarioRequested, Stage, Status
 from cube_progress.projection import ScenarioState, apply
+from cube_runtime.db import mark_new
 
 CONSUMER = "progress"
 
-# The ids of the events this consumer had not applied yet; the others are redeliveries.
-_DEDUPE = """
-INSERT INTO processed_events (consumer, event_id) SELECT $1, unnest($2::uuid[])
-ON CONFLICT DO NOTHING RETURNING event_id
-"""
 # Rows are locked in the order of their ids, so two batches never wait for each other in a circle.
 _LOAD = "SELECT * FROM scenario_status WHERE scenario_id = ANY($1::uuid[]) ORDER BY scenario_id FOR UPDATE"
 # The gateway writes the first row; an event can still overtake it through Kafka.
@@ -87,7 +83,7 @@ async def project_many(pool: asyncpg.Pool, events: Sequence[Envelope]) -> int:
     if not unique:
         return 0
     async with pool.acquire() as conn, conn.transaction():
-        new = {row["event_id"] for row in await conn.fetch(_DEDUPE, CONSUMER, list(unique))}
+        new = await mark_new(conn, CONSUMER, list(unique))  # the others are redeliveries
         by_scenario: dict[UUID, list[Envelope]] = {}
         for event in unique.values():
             if event.event_id in new:

@@ -7,7 +7,7 @@ from uuid import UUID
 import asyncpg
 
 from cube_contracts import BusinessEvent, MasterData, MonthCompleted, MonthFailed, ScenarioSpec
-from cube_runtime.redrive import ENDED_STATUSES
+from cube_runtime.redrive import ENDED_STATUSES, WHOLE_PLAN
 
 if TYPE_CHECKING:
     from cube_validator.prefetch import Ledger
@@ -161,7 +161,8 @@ async def load_definition(conn: asyncpg.Connection, scenario_id: UUID) -> Defini
     spec = await conn.fetchval("SELECT spec FROM scenarios WHERE scenario_id = $1", scenario_id)
     master = await conn.fetchval("SELECT data FROM master_data WHERE scenario_id = $1", scenario_id)
     plans = await conn.fetch(
-        "SELECT plan, later FROM month_plans WHERE scenario_id = $1 AND complete ORDER BY month", scenario_id
+        f"SELECT {WHOLE_PLAN} AS plan FROM month_plans WHERE scenario_id = $1 AND complete ORDER BY month",
+        scenario_id,
     )
     version = await conn.fetchval(DEFINITION_VERSION, scenario_id)
     if spec is None or master is None:
@@ -169,6 +170,6 @@ async def load_definition(conn: asyncpg.Connection, scenario_id: UUID) -> Defini
     return Definition(
         ScenarioSpec.model_validate(spec),
         MasterData.model_validate(master),
-        [{**p["plan"], **(p["later"] or {})} for p in plans],
+        [p["plan"] for p in plans],
         version,
     )

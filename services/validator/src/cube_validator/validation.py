@@ -28,8 +28,7 @@ from cube_contracts import (
 from cube_engine import ValidationReport, validate
 from cube_engine.validation import with_text
 from cube_engine.validation.text import split
-from cube_runtime.doorbell import ring_soon
-from cube_runtime.kafka import publish
+from cube_runtime.doorbell import publish_and_ring
 from cube_runtime.logs import scenario_var
 from cube_runtime.redrive import stopped
 from cube_validator import repository as repo
@@ -217,5 +216,4 @@ async def _fail(
 
 async def _lifecycle(pool: asyncpg.Pool, broker: KafkaBroker, event: BaseModel, key: bytes) -> None:
     """Publish a scenario's lifecycle event, and ring the doorbell of its consumers."""
-    await publish(broker, SCENARIO_LIFECYCLE, event, key)
-    ring_soon(pool, SCENARIO_LIFECYCLE)
+    await publish_and_ring(pool, broker, SCENARIO_LIFECYCLE, event, key)
