@@ -11,16 +11,25 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
+from faststream.kafka import KafkaBroker
 
-from cube_contracts import BusinessEvent, BusinessType, ScenarioSpec, derived_id
+from cube_contracts import (
+    ANALYTICS_BUSINESS_EVENTS,
+    BusinessEvent,
+    BusinessType,
+    MonthCompleted,
+    ScenarioSpec,
+    derived_id,
+)
 from cube_engine import ValidationReport, generate, validate
 from cube_month_worker.store import add_to_month, replace_month
 from cube_runtime.redrive import PLANS_STORED
+from cube_runtime.testing import Infra
 from cube_validator import validation
-from cube_validator.analytics import published_form, to_json
+from cube_validator.analytics import AnalyticsPublisher, Prepared, published_form, to_json
 from cube_validator.prefetch import Ledger, LedgerPrefetch
 from cube_validator.repository import load_scenario
-from tests.helpers import insert_scenario
+from tests.helpers import insert_scenario, read_topic
 
 pytestmark = pytest.mark.connected
 
@@ -152,7 +161,8 @@ async def _report(pool: asyncpg.Pool, ahead: LedgerPrefetch, sid: UUID) -> tuple
         return validate(*args)
 
     with patch.object(validation, "validate", counted):
-        report = await validation._checks(spec, master, plans, events, have, checked)
+        fitting = validation._fitting(checked, spec, master, plans, have, events)
+        report = await validation._checks(spec, master, plans, events, fitting)
     assert report == validate(spec, master, plans, events)  # the same report either way
     assert {e.event_type for e in events} >= {"narrative", "checkout"}
     return report, len(ran)
@@ -191,3 +201,46 @@ async def test_numbers_checked_on_plans_stored_again_since_are_checked_again(
     )
     _, full_runs = await _report(pool, ahead, sid)
     assert full_runs == 1  # checked on the plans stored now, not on those checked ahead
+
+
+async def test_numbers_checked_ahead_go_out_in_the_batches_made_for_them(
+    pool: asyncpg.Pool, infra: Infra
+) -> None:
+    publisher = AnalyticsPublisher(infra.bootstrap)
+    await publisher.start()
+    sent: list[tuple[int, Prepared | None]] = []
+    publish = publisher.publish
+
+    async def spy(sid: UUID, events: Any, ahead: Prepared | None = None) -> int:
+        sent.append((len(events), ahead))
+        return await publish(sid, events, ahead)
+
+    prefetch = LedgerPrefetch(prepare=publisher.prepare)
+    await prefetch.start(pool)
+    try:
+        sid, months = await _checked_year(pool, prefetch)
+        await pool.execute(
+            "INSERT INTO scenario_status (scenario_id, status, stage, progress, months_total)"
+            " VALUES ($1, 'processing', 'stage3_months', 50, 3)",
+            sid,
+        )
+        with patch.object(publisher, "publish", spy):
+            async with KafkaBroker(infra.bootstrap) as broker:
+                for m in (1, 2, 3):
+                    done = MonthCompleted(
+                        event_id=uuid4(), scenario_id=sid, producer="test", month=m, months_total=3,
+                        event_count=len(months[m - 1]) + 1, content_hash="h", duration_ms=1,
+                    )  # fmt: skip
+                    await validation.on_month_result(pool, broker, publisher, done, prefetch)
+    finally:
+        await prefetch.stop()
+        await publisher.stop()
+    numbers = [e.event_id for month in months for e in month]
+    [(text, ready)] = sent
+    assert (
+        text == 3 and ready is not None and ready.event_ids == numbers
+    )  # only the text was batched at the end
+    records = await read_topic(infra.bootstrap, ANALYTICS_BUSINESS_EVENTS, str(sid).encode())
+    ids = [UUID(json.loads(r.value)["event_id"]) for r in records]
+    assert ids == numbers + [derived_id(sid, "narrative", m) for m in (1, 2, 3)]
+    assert await pool.fetchval("SELECT state FROM validations WHERE scenario_id = $1", sid) == "published"

@@ -1,8 +1,10 @@
 """Publishing a validated scenario to `analytics.business-events`, batched.
 
-One message per business event, key = scenario id (so one scenario's events keep their
-order on one partition). Batches go out whole instead of one send per event, which is what
-makes tens of thousands of events a matter of milliseconds.
+One message per business event, key = scenario id, so a scenario's events are on one partition in
+one order: its numbers month by month, then its text month by month. Batches go out whole instead
+of one send per event, which is what makes tens of thousands of events a matter of milliseconds;
+the numbers' batches are made while the text is still being written (`prepare`), so that after
+the last month only the text is left to batch.
 """
 
 import asyncio
@@ -13,6 +15,7 @@ import asyncpg
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 from cube_contracts import ANALYTICS_BUSINESS_EVENTS, REFERENCE_FIELDS, BusinessEvent, scenario_key
 
@@ -55,6 +58,13 @@ class Published(NamedTuple):
     event_id: UUID
     event_type: str
     value: bytes
+
+
+class Prepared(NamedTuple):
+    """Events in batches made and compressed ahead of their publication (`AnalyticsPublisher.prepare`)."""
+
+    event_ids: list[UUID]
+    batches: list[BatchBuilder]
 
 
 async def published_form(
@@ -112,29 +122,44 @@ class AnalyticsPublisher:
         if self._started is not None:
             await self._started.stop()
 
-    async def publish(self, scenario_id: UUID, events: list[BusinessEvent] | list[Published]) -> int:
-        """Send every event and wait until the broker has confirmed all of them."""
-        key = scenario_key(scenario_id)
+    def prepare(self, scenario_id: UUID, events: list[Published]) -> Prepared:
+        """`events` made into batches and compressed, ready to go out before the events published
+        with them (sync: it may run in a thread, while the rest of the scenario is still made)."""
+        batches = self._fill(scenario_id, events)
+        for batch in batches:
+            batch._build()  # compressed now; the producer sends the bytes built here
+        return Prepared([e.event_id for e in events], batches)
+
+    async def publish(
+        self,
+        scenario_id: UUID,
+        events: list[BusinessEvent] | list[Published],
+        ahead: Prepared | None = None,
+    ) -> int:
+        """Send the batches prepared `ahead`, then every event of `events`, and wait until the
+        broker has confirmed all of them."""
         partitions = sorted(await self._producer.partitions_for(ANALYTICS_BUSINESS_EVENTS))
-        partition = DefaultPartitioner()(key, partitions, partitions)
+        partition = DefaultPartitioner()(scenario_key(scenario_id), partitions, partitions)
+        pending = []
+        for batch in [*(ahead.batches if ahead is not None else []), *self._fill(scenario_id, events)]:
+            pending.append(
+                await self._producer.send_batch(batch, ANALYTICS_BUSINESS_EVENTS, partition=partition)
+            )
+        await asyncio.gather(*pending)
+        return len(events) + (len(ahead.event_ids) if ahead is not None else 0)
+
+    def _fill(self, scenario_id: UUID, events: list[BusinessEvent] | list[Published]) -> list[BatchBuilder]:
+        """The events' messages in batches, in order: as many as the producer's batch size needs."""
+        key = scenario_key(scenario_id)
         sid = ("scenario_id", str(scenario_id).encode())
         by_type: dict[str, list[tuple[str, bytes]]] = {}  # the headers of each event type, made once
-        pending = []
-        batch = self._producer.create_batch()
+        batches = [self._producer.create_batch()]
         for item in events:
             value = item.value if isinstance(item, Published) else to_json(item)
             headers = by_type.get(item.event_type)
             if headers is None:
                 headers = by_type[item.event_type] = [sid, ("event_type", item.event_type.encode())]
-            if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
-                pending.append(
-                    await self._producer.send_batch(batch, ANALYTICS_BUSINESS_EVENTS, partition=partition)
-                )
-                batch = self._producer.create_batch()
-                batch.append(key=key, value=value, timestamp=None, headers=headers)
-        if batch.record_count():
-            pending.append(
-                await self._producer.send_batch(batch, ANALYTICS_BUSINESS_EVENTS, partition=partition)
-            )
-        await asyncio.gather(*pending)
-        return len(events)
+            if batches[-1].append(key=key, value=value, timestamp=None, headers=headers) is None:
+                batches.append(self._producer.create_batch())
+                batches[-1].append(key=key, value=value, timestamp=None, headers=headers)
+        return [b for b in batches if b.record_count()]

@@ -26,7 +26,7 @@ def create_app() -> FastStream:
     analytics = AnalyticsPublisher(rt.settings.require_broker(), rt.settings.cube_analytics_compression)
     app.on_startup(analytics.start)
     app.after_shutdown(analytics.stop)
-    ahead = LedgerPrefetch()
+    ahead = LedgerPrefetch(prepare=analytics.prepare)
 
     @app.after_startup
     async def _listen() -> None:

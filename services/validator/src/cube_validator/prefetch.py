@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -26,7 +27,7 @@ from cube_engine.validation import ValidationReport, check_numbers
 from cube_engine.validation.text import TEXT_EVENT_TYPES
 from cube_runtime.listen import ERRORS, Listener
 from cube_runtime.redrive import LEDGER_STORED, PLANS_STORED
-from cube_validator.analytics import PUBLISHED_VALUE, Published
+from cube_validator.analytics import PUBLISHED_VALUE, Prepared, Published
 from cube_validator.repository import EVENT_COLUMNS, Definition, load_definition
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class Checked(NamedTuple):
     definition: Definition
     numbers_ids: set[UUID]
     report: ValidationReport
+    published: Prepared | None = None  # the numbers for the analytics topic, if they passed
 
     def fits(
         self,
@@ -83,8 +85,15 @@ class LedgerPrefetch:
     """Months' first events, read when their worker stores them; bounded by the events held,
     the oldest scenario is forgotten first."""
 
-    def __init__(self, max_events: int = 100_000, reads: int = 1, scenarios: int = 1000) -> None:
+    def __init__(
+        self,
+        max_events: int = 100_000,
+        reads: int = 1,
+        scenarios: int = 1000,
+        prepare: Callable[[UUID, list[Published]], Prepared] | None = None,
+    ) -> None:
         self.max_events = max_events
+        self._prepare = prepare  # makes checked numbers ready for the analytics topic
         # Reads one at a time: they come in bursts, and PostgreSQL has other work then (the
         # planner storing the story the months wait for).
         self._reads = asyncio.Semaphore(reads)
@@ -185,8 +194,12 @@ class LedgerPrefetch:
             return None
         loop = asyncio.get_running_loop()
         report = await loop.run_in_executor(_BACKGROUND, check_numbers, spec, master, plans, numbers)
+        published = None
+        if report.passed and self._prepare is not None:  # numbers that pass are published at the end
+            ready = [p for month in sorted(ledgers) for p in ledgers[month].published]
+            published = await loop.run_in_executor(_BACKGROUND, self._prepare, scenario_id, ready)
         versions = {m: (ledger.size, ledger.version) for m, ledger in ledgers.items()}
-        return Checked(versions, definition, {e.event_id for e in numbers}, report)
+        return Checked(versions, definition, {e.event_id for e in numbers}, report, published)
 
     def checked(self, scenario_id: UUID) -> bool:
         """Whether the scenario's numbers have been checked ahead (and not read again since)."""

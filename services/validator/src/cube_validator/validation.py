@@ -27,12 +27,12 @@ from cube_contracts import (
 )
 from cube_engine import ValidationReport, validate
 from cube_engine.validation import with_text
-from cube_engine.validation.text import split
+from cube_engine.validation.text import TEXT_EVENT_TYPES, split
 from cube_runtime.doorbell import publish_and_ring
 from cube_runtime.logs import scenario_var
 from cube_runtime.redrive import stopped
 from cube_validator import repository as repo
-from cube_validator.analytics import AnalyticsPublisher, Published, as_published, published_form
+from cube_validator.analytics import AnalyticsPublisher, Prepared, Published, as_published, published_form
 from cube_validator.prefetch import Checked, Ledger, LedgerPrefetch
 
 log = logging.getLogger(__name__)
@@ -107,9 +107,11 @@ async def _check_and_publish(
         spec, master, plans, events = await repo.load_scenario(pool, sid, have, known)
         rendered = asyncio.ensure_future(published_form(pool, sid, have))  # by PostgreSQL, during the checks
         try:
-            report = await _checks(spec, master, plans, events, have, checked)
+            checked = _fitting(checked, spec, master, plans, have, events)
+            report = await _checks(spec, master, plans, events, checked)
             await announced
-            await _publish_checked(broker, analytics, pool, sid, attempt, report, events, rendered)
+            ready = checked.published if checked is not None else None
+            await _publish_checked(broker, analytics, pool, sid, attempt, report, events, rendered, ready)
         finally:
             if not rendered.done():
                 rendered.cancel()
@@ -126,17 +128,28 @@ async def _finished(checking: "asyncio.Task[Checked | None] | None") -> Checked 
     return None if checking.cancelled() or checking.exception() else checking.result()
 
 
+def _fitting(
+    checked: Checked | None,
+    spec: ScenarioSpec,
+    master: MasterData,
+    plans: list[dict[str, Any]],
+    have: dict[int, Ledger],
+    events: list[BusinessEvent],
+) -> Checked | None:
+    """The numbers checked ahead if they are the numbers loaded now (see `Checked.fits`)."""
+    return checked if checked is not None and checked.fits(spec, master, plans, have, events) else None
+
+
 async def _checks(
     spec: ScenarioSpec,
     master: MasterData,
     plans: list[dict[str, Any]],
     events: list[BusinessEvent],
-    have: dict[int, Ledger],
     checked: Checked | None,
 ) -> ValidationReport:
-    """The scenario's report: its numbers' as checked ahead when they are the numbers loaded now,
-    so that only its text is left to check; otherwise every check, now."""
-    if checked is not None and checked.fits(spec, master, plans, have, events):
+    """The scenario's report: its numbers' as `checked` ahead (if they fit, see `_fitting`), so
+    that only its text is left to check; otherwise every check, now."""
+    if checked is not None:
         _, told = split(events)
         return with_text(checked.report, spec, told, checked.numbers_ids)
     return await asyncio.to_thread(validate, spec, master, plans, events)
@@ -151,7 +164,10 @@ async def _publish_checked(
     report: ValidationReport,
     events: list[BusinessEvent],
     rendered: "asyncio.Future[list[Published]]",
+    ahead: Prepared | None = None,
 ) -> None:
+    """Publish a scenario that passed to the analytics topic (its numbers in the batches prepared
+    `ahead`, if they were, then the rest), then ScenarioCompleted; or fail one that did not."""
     key = scenario_key(sid)
     if not report.passed:
         await repo.finish(pool, sid, "failed", report)
@@ -166,7 +182,13 @@ async def _publish_checked(
     published = await rendered
     if [p.event_id for p in published] != [e.event_id for e in events]:  # months rewritten meanwhile
         published = as_published(events)  # the events checked are the events published
-    await analytics.publish(sid, published)
+    # The numbers month by month, then the text month by month: the numbers may have gone into
+    # their batches while the text was being written.
+    numbers = [p for p in published if p.event_type not in TEXT_EVENT_TYPES]
+    text = [p for p in published if p.event_type in TEXT_EVENT_TYPES]
+    if ahead is not None and ahead.event_ids != [p.event_id for p in numbers]:
+        ahead = None  # prepared from other numbers than the ones checked now
+    await analytics.publish(sid, text if ahead is not None else numbers + text, ahead)
     await repo.mark_state(pool, sid, "published")
     warnings = sum(1 for c in report.checks if not c.passed)
     completed = ScenarioCompleted(
