@@ -46,6 +46,9 @@ STORED_PLAN = "$stored"
 WHOLE_PLAN = "plan || coalesce(later, '{}'::jsonb)"
 # PostgreSQL channel the planner notifies, with the scenario id, when a scenario's plans are stored.
 PLANS_STORED = "cube_month_plans"
+# Channel the planner notifies, with the scenario id, when it has stored (or replaced) a scenario's
+# master data: month-workers read it then, before the scenario's months are requested.
+MASTER_STORED = "cube_master_data"
 # Channel a month-worker notifies, with "scenario_id:month:count", when it has stored the first
 # `count` events of a month (its numbers) ahead of the rest; the validator reads them meanwhile.
 LEDGER_STORED = "cube_month_ledger"

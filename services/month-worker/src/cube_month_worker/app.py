@@ -32,8 +32,10 @@ def create_app() -> FastStream:
     @app.after_startup
     async def _listen() -> None:
         await watch.start(rt.pool)
+        await cache.listen(rt.pool)
 
     rt.shutdown_hooks.append(watch.stop)
+    rt.shutdown_hooks.append(cache.stop)
     # One consumer per process; months wait on the engine, so several run at once and the
     # committer only commits a partition up to its oldest unfinished month.
     committer = ConcurrentCommitter(rt.settings.cube_month_concurrency)

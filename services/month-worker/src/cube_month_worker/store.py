@@ -10,7 +10,7 @@ import asyncpg
 
 from cube_contracts import BusinessEvent, MasterData
 from cube_runtime.listen import Listener
-from cube_runtime.redrive import LEDGER_STORED, PLANS_STORED, WHOLE_PLAN, stopped
+from cube_runtime.redrive import LEDGER_STORED, MASTER_STORED, PLANS_STORED, WHOLE_PLAN, stopped
 
 COLUMNS = [
     "event_id",
@@ -102,19 +102,41 @@ async def add_to_month(
 class MasterDataCache:
     """Master data per scenario: read once per process, since every month of a scenario needs it.
 
-    The months of a scenario arrive together; the first one reads, the others wait for its read."""
+    The months of a scenario arrive together; the first one reads, the others wait for its read.
+    Once listening, it reads a scenario's master data as soon as the planner has stored it
+    (MASTER_STORED), while the scenario's months are still being planned, and again when the
+    planner stores it anew."""
 
     def __init__(self, size: int = 64) -> None:
         self.size = size
         self._items: dict[UUID, asyncio.Future[MasterData]] = {}
+        self._listener = Listener(MASTER_STORED, self._stored)
+
+    async def listen(self, pool: asyncpg.Pool) -> None:
+        await self._listener.start(pool)
+
+    async def stop(self) -> None:
+        await self._listener.stop()
+
+    def _stored(self, payload: str) -> None:
+        pool = self._listener.pool
+        with contextlib.suppress(ValueError):
+            if pool is not None:
+                self._start(pool, UUID(payload))
+
+    def _start(self, pool: asyncpg.Pool, scenario_id: UUID) -> "asyncio.Future[MasterData]":
+        """A read of the scenario's master data, in place of any earlier one."""
+        self._items.pop(scenario_id, None)
+        if len(self._items) >= self.size:
+            self._items.pop(next(iter(self._items)))
+        found = self._items[scenario_id] = asyncio.ensure_future(self._read(pool, scenario_id))
+        found.add_done_callback(_looked_at)
+        return found
 
     async def get(self, pool: asyncpg.Pool, scenario_id: UUID) -> MasterData:
         found = self._items.get(scenario_id)
-        if found is None:
-            found = asyncio.ensure_future(self._read(pool, scenario_id))
-            if len(self._items) >= self.size:
-                self._items.pop(next(iter(self._items)))
-            self._items[scenario_id] = found
+        if found is None or (found.done() and (found.cancelled() or found.exception() is not None)):
+            found = self._start(pool, scenario_id)  # a read ahead that failed is tried again
         try:
             return await asyncio.shield(found)
         except BaseException:
@@ -131,6 +153,12 @@ class MasterDataCache:
         if data is None:
             raise LookupError(f"no master data stored for scenario {scenario_id}")
         return MasterData.model_validate(data)
+
+
+def _looked_at(read: "asyncio.Future[Any]") -> None:
+    """A read ahead that failed is read again by the month that needs it; not an error here."""
+    if not read.cancelled():
+        read.exception()
 
 
 async def load_plan(pool: asyncpg.Pool, scenario_id: UUID, month: int) -> dict[str, Any]:

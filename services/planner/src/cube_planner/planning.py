@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from cube_contracts import (
     MONTH_REQUESTED,
     SCENARIO_PLANNING,
+    MasterData,
     MasterDataGenerated,
     PlanningFailed,
     PlanningStarted,
@@ -29,7 +30,7 @@ from cube_engine.selection import Engines
 from cube_runtime.db import mark_processed
 from cube_runtime.doorbell import publish_and_ring, ring
 from cube_runtime.kafka import month_partition, publish
-from cube_runtime.redrive import PLANS_STORED, STORED_PLAN, month_request, stopped
+from cube_runtime.redrive import MASTER_STORED, PLANS_STORED, STORED_PLAN, month_request, stopped
 
 log = logging.getLogger(__name__)
 PRODUCER = "planner"
@@ -71,12 +72,7 @@ async def plan(pool: asyncpg.Pool, broker: KafkaBroker, engines: Engines, event:
         if isinstance(engine, PlansEarly):
             early_plan = asyncio.ensure_future(engine.plan_early(sid, spec, master))
         try:
-            await pool.execute(  # serialized once, by pydantic: this runs before the story's call goes out
-                "INSERT INTO master_data (scenario_id, data) VALUES ($1, $2::text::jsonb)"
-                " ON CONFLICT (scenario_id) DO UPDATE SET data = EXCLUDED.data",
-                sid,
-                master.model_dump_json(),
-            )
+            await store_master(pool, sid, master)
             counts = {k: len(v) for k, v in master if isinstance(v, list)}
             await _planning(
                 pool,
@@ -127,6 +123,19 @@ async def plan(pool: asyncpg.Pool, broker: KafkaBroker, engines: Engines, event:
     if not requested:
         await _request_months(pool, broker, sid, spec, plans, event.attempt)
     await mark_done(pool, event.event_id)
+
+
+async def store_master(pool: asyncpg.Pool, sid: UUID, master: MasterData) -> None:
+    """Store (or replace) the scenario's master data and tell the month-workers (MASTER_STORED),
+    which read it then. Serialized once, by pydantic: this runs before the story's call goes out."""
+    await pool.execute(
+        "WITH stored AS (INSERT INTO master_data (scenario_id, data) VALUES ($1, $2::text::jsonb)"
+        " ON CONFLICT (scenario_id) DO UPDATE SET data = EXCLUDED.data RETURNING scenario_id)"
+        " SELECT pg_notify($3, scenario_id::text) FROM stored",
+        sid,
+        master.model_dump_json(),
+        MASTER_STORED,
+    )
 
 
 async def _planning(pool: asyncpg.Pool, broker: KafkaBroker, event: BaseModel, key: bytes) -> None:
