@@ -4,7 +4,7 @@ import asyncio
 
 from aiokafka import TopicPartition
 
-from cube_runtime.concurrency import ConcurrentCommitter
+from cube_runtime.concurrency import ConcurrentCommitter, LaterCommits
 
 
 class RecordingConsumer:
@@ -77,3 +77,44 @@ async def test_draining_refuses_new_work() -> None:
     await committer.submit(consumer, "t", 0, 0, work)  # type: ignore[arg-type]
     await asyncio.sleep(0.01)
     assert not ran and consumer.commits == []
+
+
+class SlowConsumer(RecordingConsumer):
+    """Each commit takes a while, as a round trip to the broker does."""
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        await asyncio.sleep(0.02)
+        await super().commit(offsets)
+
+
+class Message:
+    def __init__(self, consumer: RecordingConsumer, partition: int, offset: int) -> None:
+        self.consumer = consumer
+        self.raw_message = type("Raw", (), {"topic": "t", "partition": partition, "offset": offset})()
+
+
+async def test_later_commits_go_out_behind_the_handler_and_together() -> None:
+    consumer = SlowConsumer()
+    commits = LaterCommits()
+    commits.handled(Message(consumer, 0, 0))
+    await asyncio.sleep(0.005)  # the next message is handled while the commit is under way
+    assert consumer.commits == []
+    for offset in (1, 2):
+        commits.handled(Message(consumer, 0, offset))
+    commits.handled(Message(consumer, 1, 7))
+    await commits.drain(timeout=1.0)
+    # The first commit was under way when the others came: they went out in one more.
+    assert consumer.commits == [
+        {TopicPartition("t", 0): 1},
+        {TopicPartition("t", 0): 3, TopicPartition("t", 1): 8},
+    ]
+
+
+async def test_later_commits_forget_a_partition_read_again() -> None:
+    consumer = SlowConsumer()
+    commits = LaterCommits()
+    commits.handled(Message(consumer, 0, 0))
+    commits.handled(Message(consumer, 3, 5))
+    commits.forget(TopicPartition("t", 3))
+    await commits.drain(timeout=1.0)
+    assert consumer.commits == [{TopicPartition("t", 0): 1}]

@@ -92,3 +92,43 @@ class ConcurrentCommitter:
         self._closing = True
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
+
+
+class LaterCommits:
+    """Commits for a consumer that handles its messages one at a time, in order: a handled
+    message's offset is committed in the background instead of before the next message is
+    taken, and offsets handled while a commit is under way go in the next one. A crash before
+    the commit redelivers the message, as it would have before the handler returned; the
+    consumer is idempotent."""
+
+    def __init__(self) -> None:
+        self._due: dict[TopicPartition, int] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def handled(self, msg: Any) -> None:
+        """The message's work is done: its offset is to be committed."""
+        raw = msg.raw_message
+        tp = TopicPartition(raw.topic, raw.partition)
+        self._consumer = msg.consumer
+        self._due[tp] = max(self._due.get(tp, 0), raw.offset + 1)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._commit())
+
+    async def _commit(self) -> None:
+        while self._due and self._consumer is not None:
+            due, self._due = self._due, {}
+            try:
+                await self._consumer.commit(due)
+            except (CommitFailedError, IllegalStateError, KafkaError) as exc:
+                # A partition moved to another member: it redelivers what was not committed.
+                log.warning("offset commit skipped", extra={"partitions": len(due), "error": str(exc)})
+
+    def forget(self, tp: TopicPartition) -> None:
+        """The partition is read again from its start: its handled offsets no longer apply."""
+        self._due.pop(tp, None)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait up to `timeout` for the commits still due."""
+        if self._task is not None:
+            await asyncio.wait([self._task], timeout=timeout)

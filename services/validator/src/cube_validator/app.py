@@ -7,6 +7,7 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import TypeAdapter
 
 from cube_contracts import MONTH_COMPLETED, MonthCompleted, MonthFailed, MonthResult, MonthStarted
+from cube_runtime.concurrency import LaterCommits
 from cube_runtime.consume import parse_or_dead_letter, subscriber_options
 from cube_runtime.retrying import patiently
 from cube_runtime.service import build, doorbell
@@ -34,11 +35,17 @@ def create_app() -> FastStream:
 
     rt.shutdown_hooks.append(ahead.stop)
 
+    # Month results are handled one at a time, in order; their offsets are committed while the
+    # next ones are handled (a scenario's twelve months come in a burst).
+    commits = LaterCommits()
+    rt.shutdown_hooks.append(lambda: commits.drain(timeout=5.0))
+    rt.positions.on_reset.append(commits.forget)
     subscriber = rt.broker.subscriber(
         MONTH_COMPLETED,
         **subscriber_options(
             rt.settings.cube_group_prefix + "validator",
             rt.settings.cube_fetch_max_wait_ms,
+            manual=True,
             listener=rt.presence,
         ),
     )
@@ -48,12 +55,17 @@ def create_app() -> FastStream:
     async def on_month(msg: KafkaMessage) -> None:
         """Aggregate month results and validate finished scenarios."""
         with bell.handling():
-            event = await parse_or_dead_letter(rt.broker, msg, _result, "validator")
-            if isinstance(event, MonthStarted):
-                ahead.expect(event.scenario_id, event.months_total)
-            if isinstance(event, MonthCompleted | MonthFailed):
-                await patiently(
-                    lambda: on_month_result(rt.pool, rt.broker, analytics, event, ahead), "validate"
-                )
+            try:
+                event = await parse_or_dead_letter(rt.broker, msg, _result, "validator")
+                if isinstance(event, MonthStarted):
+                    ahead.expect(event.scenario_id, event.months_total)
+                if isinstance(event, MonthCompleted | MonthFailed):
+                    await patiently(
+                        lambda: on_month_result(rt.pool, rt.broker, analytics, event, ahead), "validate"
+                    )
+            except Exception:
+                commits.handled(msg)  # a result that still fails after `patiently` is not taken again
+                raise
+            commits.handled(msg)
 
     return app
