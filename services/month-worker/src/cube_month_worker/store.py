@@ -3,13 +3,14 @@
 import asyncio
 import contextlib
 import functools
+from collections.abc import AsyncIterator
 from typing import Any, NamedTuple
 from uuid import UUID
 
 import asyncpg
 
 from cube_contracts import BusinessEvent, MasterData
-from cube_runtime.listen import Listener
+from cube_runtime.listen import ERRORS, Listener
 from cube_runtime.redrive import LEDGER_STORED, MASTER_STORED, PLANS_STORED, WHOLE_PLAN, stopped
 
 COLUMNS = [
@@ -53,11 +54,34 @@ def _record(seq: int, e: BusinessEvent) -> tuple[Any, ...]:
     )
 
 
-async def _lock_month(conn: asyncpg.Connection, scenario_id: UUID, month: int) -> None:
-    """Writes of one month one after another (until the transaction ends): a redelivered month
-    can be rendered while the first delivery still is, and two DELETE-then-COPY transactions at
-    once would both find nothing to delete and insert the same event ids twice."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1::uuid::text), $2)", scenario_id, month)
+@contextlib.asynccontextmanager
+async def _month_written(
+    pool: asyncpg.Pool, scenario_id: UUID, month: int, start: int = 0, *, ahead: int | None = None
+) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction that holds the month's lock and has deleted its events from `start` on;
+    it commits when the block ends, notifying LEDGER_STORED with the count `ahead` if given. The lock makes writes of one month one after another: a
+    redelivered month can be rendered while the first delivery still is, and two
+    DELETE-then-COPY transactions at once would both find nothing to delete and insert the same
+    event ids twice. BEGIN, the lock and the DELETE go in one round trip (literals: a UUID and
+    integers only), since a month's text is stored on the way to its MonthCompleted; so do the
+    notification and COMMIT."""
+    sid, month, start = UUID(str(scenario_id)), int(month), int(start)
+    async with pool.acquire() as conn:
+        try:
+            await conn.execute(
+                f"BEGIN; SELECT pg_advisory_xact_lock(hashtext('{sid}'), {month});"
+                f" DELETE FROM business_events WHERE scenario_id = '{sid}' AND month = {month} AND seq >= {start}"
+            )
+            yield conn
+        except BaseException:
+            if conn.is_in_transaction():
+                with contextlib.suppress(*ERRORS):
+                    await conn.execute("ROLLBACK")
+            raise
+        stored = (
+            "" if ahead is None else f"SELECT pg_notify('{LEDGER_STORED}', '{sid}:{month}:{int(ahead)}'); "
+        )
+        await conn.execute(stored + "COMMIT")
 
 
 async def replace_month(
@@ -65,18 +89,10 @@ async def replace_month(
 ) -> None:
     """Store a month's events; a redelivered month replaces its rows instead of adding to them.
     `ahead`: these are the month's first events, stored before the rest (LEDGER_STORED says so)."""
-    async with pool.acquire() as conn, conn.transaction():
-        await _lock_month(conn, scenario_id, month)
-        await conn.execute(
-            "DELETE FROM business_events WHERE scenario_id = $1 AND month = $2", scenario_id, month
-        )
+    async with _month_written(pool, scenario_id, month, ahead=len(events) if ahead else None) as conn:
         await conn.copy_records_to_table(
             "business_events", records=[_record(i, e) for i, e in enumerate(events)], columns=COLUMNS
         )
-        if ahead:
-            await conn.execute(
-                "SELECT pg_notify($1, $2)", LEDGER_STORED, f"{scenario_id}:{month}:{len(events)}"
-            )
 
 
 async def add_to_month(
@@ -84,14 +100,7 @@ async def add_to_month(
 ) -> None:
     """Store `events` after the month's first `start` events, which are stored already (a month's
     numbers go in while its text is being written); a repeat replaces what it added before."""
-    async with pool.acquire() as conn, conn.transaction():
-        await _lock_month(conn, scenario_id, month)
-        await conn.execute(
-            "DELETE FROM business_events WHERE scenario_id = $1 AND month = $2 AND seq >= $3",
-            scenario_id,
-            month,
-            start,
-        )
+    async with _month_written(pool, scenario_id, month, start) as conn:
         await conn.copy_records_to_table(
             "business_events",
             records=[_record(start + i, e) for i, e in enumerate(events)],
