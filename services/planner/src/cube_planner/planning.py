@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
@@ -43,11 +44,15 @@ def _ms(since: float) -> int:
 async def plan(pool: asyncpg.Pool, broker: KafkaBroker, engines: Engines, event: ScenarioRequested) -> None:
     """Handle ScenarioRequested; a redelivery after success does nothing, after a crash redoes the work."""
     sid, spec = event.scenario_id, event.spec
-    if await pool.fetchval(
-        "SELECT 1 FROM processed_events WHERE consumer = $1 AND event_id = $2", PRODUCER, event.event_id
-    ):
+    done, ended = await asyncio.gather(
+        pool.fetchval(
+            "SELECT 1 FROM processed_events WHERE consumer = $1 AND event_id = $2", PRODUCER, event.event_id
+        ),
+        stopped(pool, sid),
+    )
+    if done:
         return
-    if await stopped(pool, sid):
+    if ended:
         log.info("scenario has ended; not planned", extra={"scenario_id": str(sid)})
         await mark_done(pool, event.event_id)
         return
@@ -61,7 +66,35 @@ async def plan(pool: asyncpg.Pool, broker: KafkaBroker, engines: Engines, event:
             "producer": PRODUCER,
         }
 
-    await _planning(pool, broker, PlanningStarted(**ids("PlanningStarted"), months_total=spec.months), key)
+    # PlanningStarted goes out while master data is made; the next planning event waits for it.
+    first = asyncio.ensure_future(
+        _planning(pool, broker, PlanningStarted(**ids("PlanningStarted"), months_total=spec.months), key)
+    )
+
+    async def planning(stage: BaseModel) -> None:
+        await first
+        await _planning(pool, broker, stage, key)
+
+    try:
+        await _stages(pool, broker, engines, event, ids, planning)
+    finally:
+        if not first.done():  # the stages ended without another planning event: a crash
+            first.cancel()
+        await asyncio.wait([first])
+    if not first.cancelled():
+        first.result()
+
+
+async def _stages(
+    pool: asyncpg.Pool,
+    broker: KafkaBroker,
+    engines: Engines,
+    event: ScenarioRequested,
+    ids: Callable[..., dict[str, object]],
+    planning: Callable[[BaseModel], Awaitable[None]],
+) -> None:
+    """Master data, the plans, and the months requested; `planning` publishes a planning event."""
+    sid, spec = event.scenario_id, event.spec
     requested = False  # months requested with early plans, before the full ones are stored
     try:
         engine = engines.for_spec(spec)
@@ -74,16 +107,13 @@ async def plan(pool: asyncpg.Pool, broker: KafkaBroker, engines: Engines, event:
         try:
             await store_master(pool, sid, master)
             counts = {k: len(v) for k, v in master if isinstance(v, list)}
-            await _planning(
-                pool,
-                broker,
+            await planning(
                 MasterDataGenerated(
                     **ids("MasterDataGenerated"),
                     entity_counts=counts,
                     duration_ms=_ms(started),
                     usage=engines.usage(spec, sid, "master_data"),
-                ),
-                key,
+                )
             )
         except BaseException:
             if early_plan is not None:
@@ -104,20 +134,17 @@ async def plan(pool: asyncpg.Pool, broker: KafkaBroker, engines: Engines, event:
         else:
             plans = await engine.plan_months(sid, spec, master)
             await _store_plans(pool, sid, plans)
-        await _planning(
-            pool,
-            broker,
+        await planning(
             TrendsGenerated(
                 **ids("TrendsGenerated"),
                 months_total=spec.months,
                 duration_ms=_ms(started),
                 usage=engines.usage(spec, sid, "trends"),
-            ),
-            key,
+            )
         )
     except (ValueError, RuntimeError) as exc:
         log.warning("planning failed", extra={"scenario_id": str(sid), "error": str(exc)})
-        await _planning(pool, broker, PlanningFailed(**ids("PlanningFailed"), reason=str(exc)), key)
+        await planning(PlanningFailed(**ids("PlanningFailed"), reason=str(exc)))
         await mark_done(pool, event.event_id)
         return
     if not requested:
