@@ -135,19 +135,25 @@ async def load_scenario(
 
     have = ahead or {}
     months = sorted(have)
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        if known is None or await conn.fetchval(DEFINITION_VERSION, scenario_id) != known.version:
-            known = await load_definition(conn, scenario_id)
-        rows = await conn.fetch(
-            f"SELECT {EVENT_COLUMNS} FROM business_events e WHERE scenario_id = $1 AND {NOT_READ_AHEAD}"
-            " ORDER BY month, seq",
-            scenario_id,
-            months,
-            [have[m].size for m in months],
-        )
+    query = (
+        f"SELECT {EVENT_COLUMNS}{{}} FROM business_events e WHERE scenario_id = $1 AND {NOT_READ_AHEAD}"
+        " ORDER BY month, seq"
+    )
+    args = (scenario_id, months, [have[m].size for m in months])
+    rows: list[Any] = []
+    if known is not None:  # one statement, one snapshot: the events, each with the definition's version
+        rows = await pool.fetch(query.format(f", ({DEFINITION_VERSION}) AS version"), *args)
+    if not (known is not None and rows and rows[0]["version"] == known.version):
+        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            if known is None or await conn.fetchval(DEFINITION_VERSION, scenario_id) != known.version:
+                known = await load_definition(conn, scenario_id)
+            rows = await conn.fetch(query.format(""), *args)
+    assert known is not None
     by_month: dict[int, list[BusinessEvent]] = {m: list(have[m].events) for m in months}
     for r in rows:
-        by_month.setdefault(r["month"], []).append(BusinessEvent.trusted(dict(r)))
+        values = dict(r)
+        values.pop("version", None)
+        by_month.setdefault(r["month"], []).append(BusinessEvent.trusted(values))
     events = [e for month in sorted(by_month) for e in by_month[month]]
     return known.spec, known.master, known.plans, events
 
