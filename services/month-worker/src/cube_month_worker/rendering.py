@@ -19,7 +19,6 @@ from cube_contracts import (
     derived_id,
 )
 from cube_contracts.topics import scenario_key
-from cube_engine import content_hash
 from cube_engine.base import Replanned
 from cube_engine.selection import Engines
 from cube_engine.simulated import ContentHash
@@ -180,17 +179,23 @@ async def _render_and_store(
     except Abandoned:  # the scenario ended while the month waited for its story: nothing is kept
         await drop_kept()
         raise
-    if await stopped(pool, sid):  # ended meanwhile: nothing of it is kept
-        await drop_kept()
+    ended = asyncio.ensure_future(stopped(pool, sid))  # asked while the month is stored
+    try:
+        if kept:
+            stored, hashed = kept[-1]
+            await add_to_month(pool, sid, month, events[stored:], stored)
+            digest = hashed.copy()
+            digest.update(events[stored:])
+        else:
+            await replace_month(pool, sid, month, events)
+            digest = ContentHash(events)
+    except BaseException:
+        ended.cancel()
+        raise
+    if await ended:  # ended meanwhile: nothing of it is kept
+        await pool.execute("DELETE FROM business_events WHERE scenario_id = $1 AND month = $2", sid, month)
         raise Abandoned
-    if kept:
-        stored, hashed = kept[-1]
-        await add_to_month(pool, sid, month, events[stored:], stored)
-        digest = hashed.copy()
-        digest.update(events[stored:])
-        return events, digest.hexdigest()
-    await replace_month(pool, sid, month, events)
-    return events, content_hash(events)
+    return events, digest.hexdigest()
 
 
 async def publish_result(

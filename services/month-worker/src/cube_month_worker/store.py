@@ -58,13 +58,14 @@ def _record(seq: int, e: BusinessEvent) -> tuple[Any, ...]:
 async def _month_written(
     pool: asyncpg.Pool, scenario_id: UUID, month: int, start: int = 0, *, ahead: int | None = None
 ) -> AsyncIterator[asyncpg.Connection]:
-    """A transaction that holds the month's lock and has deleted its events from `start` on;
-    it commits when the block ends, notifying LEDGER_STORED with the count `ahead` if given. The lock makes writes of one month one after another: a
-    redelivered month can be rendered while the first delivery still is, and two
-    DELETE-then-COPY transactions at once would both find nothing to delete and insert the same
-    event ids twice. BEGIN, the lock and the DELETE go in one round trip (literals: a UUID and
-    integers only), since a month's text is stored on the way to its MonthCompleted; so do the
-    notification and COMMIT."""
+    """A transaction that holds the month's lock and has deleted its events from `start` on; it
+    commits when the block ends, notifying LEDGER_STORED with the count `ahead` if given.
+
+    The lock makes writes of one month one after another: a redelivered month can be rendered
+    while the first delivery still is, and two DELETE-then-COPY transactions at once would both
+    find nothing to delete and insert the same event ids twice. BEGIN, the lock and the DELETE
+    go in one round trip (literals: a UUID and integers only), and so do the notification and
+    COMMIT, since a month's text is stored on the way to its MonthCompleted."""
     sid, month, start = UUID(str(scenario_id)), int(month), int(start)
     async with pool.acquire() as conn:
         try:

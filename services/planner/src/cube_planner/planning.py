@@ -77,12 +77,13 @@ async def plan(pool: asyncpg.Pool, broker: KafkaBroker, engines: Engines, event:
 
     try:
         await _stages(pool, broker, engines, event, ids, planning)
-    finally:
-        if not first.done():  # the stages ended without another planning event: a crash
-            first.cancel()
+    except BaseException:  # redelivered, it is announced again (with the same id)
+        first.cancel()
         await asyncio.wait([first])
-    if not first.cancelled():
-        first.result()
+        if not first.cancelled():
+            first.exception()  # looked at: the error that ended the stages is the one raised
+        raise
+    await first
 
 
 async def _stages(
