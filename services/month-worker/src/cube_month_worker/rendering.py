@@ -19,6 +19,7 @@ from cube_contracts import (
     derived_id,
 )
 from cube_contracts.topics import scenario_key
+from cube_engine import content_hash
 from cube_engine.base import Replanned
 from cube_engine.selection import Engines
 from cube_engine.simulated import ContentHash
@@ -179,23 +180,19 @@ async def _render_and_store(
     except Abandoned:  # the scenario ended while the month waited for its story: nothing is kept
         await drop_kept()
         raise
-    ended = asyncio.ensure_future(stopped(pool, sid))  # asked while the month is stored
-    try:
-        if kept:
-            stored, hashed = kept[-1]
-            await add_to_month(pool, sid, month, events[stored:], stored)
-            digest = hashed.copy()
-            digest.update(events[stored:])
-        else:
-            await replace_month(pool, sid, month, events)
-            digest = ContentHash(events)
-    except BaseException:
-        ended.cancel()
-        raise
-    if await ended:  # ended meanwhile: nothing of it is kept
-        await pool.execute("DELETE FROM business_events WHERE scenario_id = $1 AND month = $2", sid, month)
+    # Asked before anything is written, not while: a duplicate of a month whose scenario has
+    # completed must leave the month as it was validated, not write it and take it out again.
+    if await stopped(pool, sid):  # ended meanwhile: nothing of this delivery is kept
+        await drop_kept()
         raise Abandoned
-    return events, digest.hexdigest()
+    if kept:
+        stored, hashed = kept[-1]
+        await add_to_month(pool, sid, month, events[stored:], stored)
+        digest = hashed.copy()
+        digest.update(events[stored:])
+        return events, digest.hexdigest()
+    await replace_month(pool, sid, month, events)
+    return events, content_hash(events)
 
 
 async def publish_result(
